@@ -1,0 +1,115 @@
+/**
+ * `vetted serve`: Verdaccio 6.8 with the vetted plugin, in this process, so the pid you hold is
+ * the server's. Builds the effective configuration from the config file and the flags: storage,
+ * users and the index under --home, the uplink from --upstream or the npm config.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import type { Server } from 'node:http';
+import { ensureAdminUser } from '../auth/htpasswd';
+import { closeAllInstances } from '../vetted';
+import { DEFAULT_UPSTREAM } from '../config/options';
+
+export interface ServeFlags {
+  config?: string;
+  listen?: string;
+  home?: string;
+  upstream?: string;
+}
+
+export const PACKAGE_ROOT = resolve(__dirname, '..', '..', '..');
+export const DEFAULT_CONFIG = join(PACKAGE_ROOT, 'config', 'config.yaml');
+export const DEFAULT_LISTEN = '127.0.0.1:4873';
+
+type YamlConfig = Record<string, unknown> & {
+  storage?: string;
+  plugins?: string;
+  listen?: string | string[];
+  auth?: { htpasswd?: { file?: string } };
+  uplinks?: Record<string, { url?: string }>;
+  middlewares?: Record<string, Record<string, unknown> | undefined>;
+};
+
+export async function serve(flags: ServeFlags): Promise<Server> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const verdaccio = require('verdaccio') as {
+    parseConfigFile(path: string): YamlConfig;
+    runServer(config: YamlConfig, options?: { listenArg?: string }): Promise<Server>;
+  };
+  const configPath = resolve(flags.config ?? DEFAULT_CONFIG);
+  if (!existsSync(configPath)) throw new Error(`no config file at ${configPath}`);
+  const configDir = dirname(configPath);
+  const home = resolve(flags.home ?? process.env.VETTED_HOME ?? '.vetted');
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+
+  const config = verdaccio.parseConfigFile(configPath);
+  const listen = flags.listen ?? (typeof config.listen === 'string' ? config.listen : DEFAULT_LISTEN);
+  config.self_path = configPath;
+  config.configPath = configPath;
+  config.storage = join(home, 'storage');
+  if (config.plugins && !isAbsolute(config.plugins)) config.plugins = resolve(configDir, config.plugins);
+  const htpasswd = config.auth?.htpasswd;
+  if (htpasswd) htpasswd.file = join(home, 'htpasswd');
+
+  const upstream = flags.upstream ?? (configPath === DEFAULT_CONFIG ? npmRegistry(listen) : undefined);
+  if (upstream) {
+    for (const uplink of Object.values(config.uplinks ?? {})) uplink.url = upstream;
+  }
+  config.middlewares = config.middlewares ?? {};
+  config.middlewares.vetted = { ...(config.middlewares.vetted ?? {}), home };
+  if (upstream) config.middlewares.vetted.upstream = upstream;
+
+  if (htpasswd?.file) {
+    const created = ensureAdminUser(htpasswd.file, home);
+    if (created) {
+      process.stdout.write(`vetted: created the admin user; its password is in ${created} (mode 0600)\n`);
+    }
+  }
+
+  process.stdout.write(
+    `vetted: home ${home}\nvetted: upstream ${upstream ?? Object.values(config.uplinks ?? {})[0]?.url ?? '(from config)'}\n`,
+  );
+  const server = await verdaccio.runServer(config, { listenArg: listen });
+  const { host, port } = splitListen(listen);
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => ok());
+  });
+  process.stdout.write(`vetted: listening on http://${host}:${port}/\n`);
+
+  const shutdown = (signal: string) => {
+    process.stdout.write(`vetted: ${signal}, closing\n`);
+    server.close();
+    closeAllInstances().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  return server;
+}
+
+/** The registry from the user's npm config, unless it is this server itself. */
+function npmRegistry(listen: string): string {
+  let registry = DEFAULT_UPSTREAM;
+  try {
+    registry = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8', timeout: 15_000 }).trim();
+  } catch {
+    return DEFAULT_UPSTREAM;
+  }
+  const { host, port } = splitListen(listen);
+  try {
+    const url = new URL(registry);
+    const self = (url.hostname === host || url.hostname === 'localhost') && Number(url.port) === port;
+    return self || !/^https?:$/.test(url.protocol) ? DEFAULT_UPSTREAM : registry;
+  } catch {
+    return DEFAULT_UPSTREAM;
+  }
+}
+
+export function splitListen(listen: string): { host: string; port: number } {
+  const cleaned = listen.replace(/^https?:\/\//, '').replace(/\/$/, '');
+  const match = /^(?:\[?([^\]]*?)\]?:)?(\d+)$/.exec(cleaned);
+  if (!match) throw new Error(`--listen expects HOST:PORT or PORT, got ${listen}`);
+  return { host: match[1] || '127.0.0.1', port: Number(match[2]) };
+}

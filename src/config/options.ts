@@ -1,0 +1,86 @@
+/**
+ * vetted's options (`middlewares.vetted` in Verdaccio's config.yaml), parsed once at start into a
+ * frozen object with every default filled in. Errors name the option and what was expected.
+ */
+import { availableParallelism } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { VettedError } from '../errors';
+
+export const optionsSchema = z
+  .object({
+    /** Where vetted keeps the index, the tarball store and its key. */
+    home: z.string().min(1).optional(),
+    /** The registry versions are fetched from and verified against. */
+    upstream: z.string().url().optional(),
+    /** `standard`, `strict`, or a path to a policy YAML file (relative to config.yaml). */
+    policy: z.string().min(1).default('standard'),
+    /** Seconds a tarball request for a pending version waits for its verdict. 0 answers at once. */
+    waitForVerdict: z.number().min(0).max(600).default(25),
+    /** Verification jobs run at once. */
+    workers: z.number().int().min(1).max(64).optional(),
+    /** Seconds one verification attempt may take. */
+    jobTimeout: z.number().positive().max(3600).default(300),
+    /** Attempts before a version that cannot be verified is held. */
+    maxAttempts: z.number().int().min(1).max(20).default(3),
+    /** Verdaccio group (with htpasswd: user name) whose members may decide. */
+    adminGroup: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('admin'),
+    /** Version records kept in memory. */
+    cacheMax: z.number().int().min(1).default(20_000),
+  })
+  .passthrough();
+
+export interface VettedOptions {
+  home: string;
+  upstream: string;
+  policy: string;
+  waitForVerdictMs: number;
+  workers: number;
+  jobTimeoutMs: number;
+  maxAttempts: number;
+  adminGroups: readonly string[];
+  cacheMax: number;
+}
+
+export const DEFAULT_UPSTREAM = 'https://registry.npmjs.org/';
+
+/**
+ * Validates the plugin section. `context` gives the fallbacks Verdaccio's own config supplies.
+ * @throws VettedError CONFIG_INVALID, naming `middlewares.vetted.<option>`.
+ */
+export function parseOptions(
+  raw: unknown,
+  context: { configDir: string; storage?: string; uplinkUrl?: string },
+): VettedOptions {
+  const parsed = optionsSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = ['middlewares', 'vetted', ...(issue?.path ?? [])].join('.');
+    throw new VettedError('CONFIG_INVALID', `${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  const o = parsed.data;
+  const storage = context.storage ? resolve(context.configDir, context.storage) : undefined;
+  const home = o.home ?? process.env.VETTED_HOME ?? (storage ? resolve(storage, '..', 'vetted') : undefined);
+  if (!home) {
+    throw new VettedError('CONFIG_INVALID', 'middlewares.vetted.home: required when Verdaccio has no storage');
+  }
+  const policy =
+    o.policy === 'standard' || o.policy === 'strict' || isAbsolute(o.policy)
+      ? o.policy
+      : resolve(context.configDir, o.policy);
+  return Object.freeze({
+    home: resolve(context.configDir, home),
+    upstream: withSlash(o.upstream ?? context.uplinkUrl ?? DEFAULT_UPSTREAM),
+    policy,
+    waitForVerdictMs: Math.round(o.waitForVerdict * 1000),
+    workers: o.workers ?? Math.max(2, availableParallelism()),
+    jobTimeoutMs: Math.round(o.jobTimeout * 1000),
+    maxAttempts: o.maxAttempts,
+    adminGroups: Object.freeze(Array.isArray(o.adminGroup) ? o.adminGroup : [o.adminGroup]),
+    cacheMax: o.cacheMax,
+  });
+}
+
+function withSlash(url: string): string {
+  return url.endsWith('/') ? url : `${url}/`;
+}

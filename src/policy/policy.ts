@@ -1,0 +1,112 @@
+/**
+ * Loading a policy (a preset name or a YAML file) and turning layer results into a status.
+ * The decision is a pure function of the results and the policy, so the same inputs always
+ * give the same verdict; the policy's digest is recorded with it.
+ */
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+import { canonicalJson } from '../index/canonical';
+import { PRESETS } from './presets';
+import { policyFileSchema } from './schema';
+import type { Action, Policy } from './schema';
+import type { LayerResult, Status } from '../types';
+import { VettedError, errorMessage } from '../errors';
+
+/**
+ * Resolves `standard`, `strict` or a path to a YAML policy file.
+ * @throws VettedError POLICY_INVALID naming the field that is wrong.
+ * @example loadPolicy('strict')
+ */
+export function loadPolicy(spec: string): Policy {
+  if (spec === 'standard' || spec === 'strict') return finish({ ...PRESETS[spec] }, spec);
+  let text: string;
+  try {
+    text = readFileSync(spec, 'utf8');
+  } catch (err) {
+    throw new VettedError('POLICY_INVALID', `cannot read the policy file ${spec}: ${errorMessage(err)}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new VettedError('POLICY_INVALID', `${spec} is not valid YAML: ${errorMessage(err)}`);
+  }
+  const parsed = policyFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join('.') || '(top level)';
+    throw new VettedError('POLICY_INVALID', `${spec}: ${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  const file = parsed.data;
+  const base = PRESETS[file.extends];
+  return finish(
+    {
+      preset: base.preset,
+      requiredLayers: file.requiredLayers ?? base.requiredLayers,
+      unavailable: file.unavailable ?? base.unavailable,
+      error: file.error ?? base.error,
+      fail: file.fail ?? base.fail,
+      findings: { ...base.findings, ...file.findings },
+    },
+    spec,
+  );
+}
+
+function finish(body: Omit<Policy, 'digest' | 'source'>, source: string): Policy {
+  const digest = createHash('sha256').update(canonicalJson(body)).digest('hex');
+  return Object.freeze({ ...body, digest, source });
+}
+
+export interface PolicyDecision {
+  status: Extract<Status, 'verified' | 'held' | 'rejected'>;
+  /** Why the version was held or rejected, one sentence each. */
+  reasons: string[];
+  /** What was admitted despite, recorded on the verdict. */
+  warnings: string[];
+}
+
+const RANK: Record<Action, number> = { admit: 0, warn: 1, hold: 2, reject: 3 };
+
+/** Applies the policy to the layer results. */
+export function decide(policy: Policy, results: LayerResult[]): PolicyDecision {
+  const byAction: Record<Action, string[]> = { admit: [], warn: [], hold: [], reject: [] };
+  const seen = new Set(results.map((r) => r.layer));
+
+  for (const layer of policy.requiredLayers) {
+    if (!seen.has(layer)) byAction.hold.push(`the ${layer} layer did not run`);
+  }
+  for (const result of results) {
+    const outcomeAction = actionForOutcome(policy, result);
+    if (outcomeAction && result.findings.length === 0) {
+      byAction[outcomeAction].push(`${result.layer}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`);
+    }
+    for (const finding of result.findings) {
+      const ruled = policy.findings[finding.code];
+      const fallback = result.outcome === 'fail' ? policy.fail : finding.severity === 'info' ? 'admit' : 'warn';
+      const chosen = ruled ?? fallback;
+      byAction[chosen].push(`${finding.code}: ${finding.message}`);
+    }
+  }
+
+  const worst = (Object.keys(byAction) as Action[])
+    .filter((a) => byAction[a].length > 0)
+    .reduce<Action>((w, a) => (RANK[a] > RANK[w] ? a : w), 'admit');
+  const status = worst === 'reject' ? 'rejected' : worst === 'hold' ? 'held' : 'verified';
+  const reasons = status === 'rejected' ? byAction.reject : status === 'held' ? byAction.hold : [];
+  return { status, reasons, warnings: byAction.warn };
+}
+
+function actionForOutcome(policy: Policy, result: LayerResult): Action | undefined {
+  switch (result.outcome) {
+    case 'unavailable':
+      return policy.unavailable;
+    case 'error':
+      return policy.error;
+    case 'fail':
+      return policy.fail;
+    case 'pass':
+    case 'warn':
+      return undefined;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * What every layer shares: the input it is given and a helper that times it and turns a thrown
+ * error into an `error` outcome, so a layer never throws for a finding.
+ */
+import type { Packument, PackumentVersion } from '../registry/packument';
+import type { Finding, LayerResult, Outcome } from '../types';
+import { errorMessage } from '../errors';
+
+export interface LayerInput {
+  name: string;
+  version: string;
+  packument: Packument;
+  manifest: PackumentVersion;
+  /** The tarball bytes, already checked against the packument's integrity. */
+  tarball: Buffer;
+  signal: AbortSignal;
+}
+
+export interface Layer {
+  readonly name: string;
+  run(input: LayerInput): Promise<Omit<LayerResult, 'layer' | 'startedAt' | 'durationMs'>>;
+}
+
+/** Runs a layer, timing it; an unexpected throw becomes outcome `error` with the reason. */
+export async function runLayer(layer: Layer, input: LayerInput): Promise<LayerResult> {
+  const startedAt = new Date();
+  const start = performance.now();
+  try {
+    const result = await layer.run(input);
+    return { layer: layer.name, ...result, startedAt: startedAt.toISOString(), durationMs: since(start) };
+  } catch (err) {
+    if (input.signal.aborted) throw err;
+    return {
+      layer: layer.name,
+      outcome: 'error',
+      findings: [],
+      reason: errorMessage(err),
+      startedAt: startedAt.toISOString(),
+      durationMs: since(start),
+    };
+  }
+}
+
+/** The outcome implied by findings: the worst one wins. */
+export function outcomeOf(findings: Finding[], failing: ReadonlySet<string>): Outcome {
+  if (findings.some((f) => failing.has(f.code))) return 'fail';
+  return findings.some((f) => f.severity !== 'info') ? 'warn' : 'pass';
+}
+
+function since(start: number): number {
+  return Math.round((performance.now() - start) * 10) / 10;
+}

@@ -1,0 +1,118 @@
+/**
+ * The composition root of the engine: opens the index, the store and the queue under `home`,
+ * builds the upstream client, the policy and the layers, and wires them together. The Verdaccio
+ * plugin calls `createVetted` once; so do tests. No Verdaccio types here.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDatabase } from './index/database';
+import type { Sublevels } from './index/database';
+import { loadOrCreateSigner } from './index/signer';
+import { VerifiedIndex } from './index/verified-index';
+import { JobQueue } from './queue/job-queue';
+import { createTarballStore } from './store/tarball-store';
+import type { TarballStore } from './store/tarball-store';
+import { createUpstream } from './registry/upstream';
+import type { Upstream } from './registry/upstream';
+import { loadPolicy } from './policy/policy';
+import type { Policy } from './policy/schema';
+import { createEngine } from './verify/engine';
+import type { VettedOptions } from './config/options';
+import type { Logger } from './log/logger';
+import type { VersionRecord } from './types';
+
+export interface Vetted {
+  options: VettedOptions;
+  index: VerifiedIndex;
+  queue: JobQueue;
+  store: TarballStore;
+  upstream: Upstream;
+  policy: Policy;
+  startedAt: Date;
+  close(): Promise<void>;
+}
+
+const instances = new Set<Vetted>();
+
+/** Remembers a running engine so the process can close it on shutdown. */
+export function registerInstance(vetted: Vetted): void {
+  instances.add(vetted);
+}
+
+/** Closes every engine this process started (queue first, then the database). */
+export async function closeAllInstances(): Promise<void> {
+  const all = [...instances];
+  instances.clear();
+  await Promise.all(all.map((v) => v.close().catch(() => {})));
+}
+
+/** Where things live under `home`. */
+export function homePaths(home: string) {
+  return {
+    index: join(home, 'index'),
+    keys: join(home, 'keys'),
+    tarballs: join(home, 'tarballs'),
+    cache: join(home, 'cache'),
+  };
+}
+
+export async function createVetted(options: VettedOptions, logger: Logger): Promise<Vetted> {
+  const paths = homePaths(options.home);
+  mkdirSync(options.home, { recursive: true, mode: 0o700 });
+  const policy = loadPolicy(options.policy);
+  const signer = loadOrCreateSigner(paths.keys);
+  const subs: Sublevels = await openDatabase(paths.index);
+  const index = await VerifiedIndex.open(subs, signer, {
+    cacheMax: options.cacheMax,
+    onTampered: (key) =>
+      logger.error({ key, code: 'INDEX_RECORD_TAMPERED' }, 'index record @{key} fails its signature; treated as absent'),
+  });
+  const store = createTarballStore(paths.tarballs);
+  const upstream = createUpstream({ registry: options.upstream, cache: paths.cache });
+  const engine = createEngine({ upstream, store, policy });
+  const queue = await JobQueue.open(subs, index, engine.process, engine.giveUp, {
+    workers: options.workers,
+    jobTimeoutMs: options.jobTimeoutMs,
+    maxAttempts: options.maxAttempts,
+  });
+  queue.on('error', (err: unknown) =>
+    logger.error({ err: String(err) }, 'verification queue could not store a decision: @{err}'),
+  );
+  queue.on('settled', (record: VersionRecord) => logVerdict(logger, record));
+  queue.start();
+
+  return {
+    options,
+    index,
+    queue,
+    store,
+    upstream,
+    policy,
+    startedAt: new Date(),
+    async close() {
+      await queue.stop();
+      await subs.db.close();
+    },
+  };
+}
+
+/** One line per verdict; integrity mismatches are alerts an operator must see. */
+function logVerdict(logger: Logger, record: VersionRecord): void {
+  const fields = {
+    pkg: record.name,
+    version: record.version,
+    verdict: record.status,
+    reason: record.reasons[0] ?? '',
+  };
+  const mismatch = record.layers.some((l) => l.findings.some((f) => f.code === 'INTEGRITY_MISMATCH'));
+  if (mismatch) {
+    logger.error(
+      { ...fields, code: 'INTEGRITY_MISMATCH' },
+      'INTEGRITY ALERT: @{pkg}@@{version} from the upstream does not match its published integrity; rejected',
+    );
+  } else if (record.status === 'verified') {
+    logger.info(fields, 'verified @{pkg}@@{version}');
+  } else {
+    logger.warn(fields, '@{verdict} @{pkg}@@{version}: @{reason}');
+  }
+}
