@@ -95,10 +95,9 @@ export default class VettedMiddleware {
         void listener(req, res);
         return;
       }
-      gate(req, res).then(
-        (handled) => {
-          if (!handled) next();
-        },
+      const claimed = gate.claims(req);
+      if (!claimed) return next();
+      gate.handle(req, res, claimed).catch(
         (err: unknown) => {
           logger.error({ err: errorMessage(err) }, 'tarball gate error: @{err}');
           if (!res.headersSent) sendJson(res, 503, { error: 'vetted could not decide; try again' });

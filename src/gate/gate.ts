@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { parseTarballPath } from './tarball-path';
+import type { TarballPath } from './tarball-path';
 import type { Vetted } from '../vetted';
 import type { Logger } from '../log/logger';
 import type { Status, VersionRecord } from '../types';
@@ -20,22 +21,33 @@ export interface GateDeps {
   logger: Logger;
 }
 
-export type GateHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+/** A claimed tarball request, decoded. */
+export type ClaimedPath = Exclude<TarballPath, { kind: 'other' }>;
 
-/** Returns a handler that answers tarball requests (true) and leaves the rest alone (false). */
-export function createGate(deps: GateDeps): GateHandler {
-  return async (req, res) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+export interface Gate {
+  /**
+   * Whether the gate answers this request. Synchronous on purpose: Verdaccio's request logger
+   * reads bodies as they arrive, so an await before passing a request on would lose its body.
+   */
+  claims(req: IncomingMessage): ClaimedPath | undefined;
+  handle(req: IncomingMessage, res: ServerResponse, parsed: ClaimedPath): Promise<void>;
+}
+
+export function createGate(deps: GateDeps): Gate {
+  const claims = (req: IncomingMessage): ClaimedPath | undefined => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
     const parsed = parseTarballPath(req.url ?? '/');
-    if (parsed.kind === 'other') return false;
+    return parsed.kind === 'other' ? undefined : parsed;
+  };
+  const handle = async (req: IncomingMessage, res: ServerResponse, parsed: ClaimedPath): Promise<void> => {
     if (parsed.kind === 'invalid') {
       sendJson(res, parsed.status, { error: parsed.message });
-      return true;
+      return;
     }
     const vetted = deps.vetted();
     if (!vetted) {
       sendJson(res, 503, { error: `vetted is not ready: ${deps.unavailableReason()}` });
-      return true;
+      return;
     }
     const { name, version } = parsed;
     try {
@@ -49,16 +61,16 @@ export function createGate(deps: GateDeps): GateHandler {
           res.once('close', onClose);
           record = await vetted.queue.waitFor(name, version, wait, closed.signal);
           res.off('close', onClose);
-          if (closed.signal.aborted) return true;
+          if (closed.signal.aborted) return;
         }
       }
       if (!record && !vetted.queue.has(name, version)) {
         sendJson(res, 404, { error: `${name}@${version} does not exist on the upstream registry` });
-        return true;
+        return;
       }
       if (record && isAdmitted(record.status)) {
         await serveVerified(vetted, record, req, res, deps.logger);
-        return true;
+        return;
       }
       refuse(req, res, name, version, record, vetted);
     } catch (err) {
@@ -66,8 +78,8 @@ export function createGate(deps: GateDeps): GateHandler {
       if (!res.headersSent) sendJson(res, 503, { error: `vetted cannot decide ${name}@${version} right now; try again` });
       else res.destroy();
     }
-    return true;
   };
+  return { claims, handle };
 }
 
 async function serveVerified(
@@ -126,7 +138,13 @@ function refuse(
   vetted: Vetted,
 ): void {
   const status: Status = record?.status ?? 'pending';
-  const reasons = record ? (record.reasons.length > 0 ? record.reasons : [record.reason ?? status]) : [];
+  const reasons = !record
+    ? []
+    : record.decidedBy.kind === 'admin' && record.reason
+      ? [`${record.decidedBy.name}: ${record.reason}`, ...record.reasons]
+      : record.reasons.length > 0
+        ? record.reasons
+        : [status];
   const report = `${baseUrl(req)}/-/vetted/api/versions/${encodeURIComponent(name)}/${encodeURIComponent(version)}`;
   const first =
     status === 'pending'

@@ -23,30 +23,34 @@ export function parseTarballPath(rawUrl: string): TarballPath {
   if (!raw.includes('/-/') && !/%2d/i.test(raw)) return { kind: 'other' };
   if (raw.length > MAX_PATH) return invalid(400, 'the request path is too long');
 
-  let path: string;
+  if (raw.startsWith('/-/') || !raw.startsWith('/')) return { kind: 'other' };
+
+  // split as Express does (on literal slashes), then decode each segment
+  let parts: string[];
   try {
-    path = decodeURIComponent(raw);
+    parts = raw.slice(1).split('/').map((segment) => decodeURIComponent(segment));
   } catch {
     return invalid(400, 'the request path is not valid percent-encoding');
   }
-  if (path.startsWith('/-/') || !path.startsWith('/')) return { kind: 'other' };
-  if (/[\u0000-\u001f\\]/.test(path)) return invalid(400, 'the request path has control characters');
-
-  const parts = path.slice(1).split('/');
-  const scoped = parts[0]?.startsWith('@') ?? false;
-  const nameParts = parts.slice(0, scoped ? 2 : 1);
+  if (parts.some((p) => /[\u0000-\u001f\\]/.test(p))) {
+    return invalid(400, 'the request path has control characters');
+  }
+  // `@scope/name` arrives as two segments, or as one when the slash is encoded
+  const first = parts[0] ?? '';
+  const nameParts = first.startsWith('@') && !first.includes('/') ? parts.slice(0, 2) : parts.slice(0, 1);
   const rest = parts.slice(nameParts.length);
   if (rest[0] !== '-') return { kind: 'other' };
-
+  const scoped = nameParts.join('/').startsWith('@');
   const name = nameParts.join('/');
   const nameCheck = validateName(name);
   if (!nameCheck.validForOldPackages || name.includes('..')) {
     return invalid(400, `"${printable(name)}" is not a valid package name`);
   }
-  const base = scoped ? (nameParts[1] as string) : name;
+  const base = scoped ? name.slice(name.indexOf('/') + 1) : name;
+  const scope = scoped ? name.slice(0, name.indexOf('/')) : undefined;
   const file = rest.slice(1);
   // `/@scope/name/-/@scope/name-1.0.0.tgz`: the scope in the file part must be the package's
-  const filename = file.length === 2 && scoped && file[0] === nameParts[0] ? file[1] : file.length === 1 ? file[0] : undefined;
+  const filename = file.length === 2 && scope !== undefined && file[0] === scope ? file[1] : file.length === 1 ? file[0] : undefined;
   if (filename === undefined || !filename.endsWith('.tgz')) {
     return invalid(404, `no tarball at this path for ${name}; expected /${name}/-/${base}-<version>.tgz`);
   }

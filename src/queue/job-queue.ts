@@ -190,7 +190,6 @@ export class JobQueue extends EventEmitter {
     if (nextRetry !== Infinity) {
       clearTimeout(this.#timer);
       this.#timer = setTimeout(() => this.#pump(), nextRetry - now + 5);
-      this.#timer.unref();
     }
   }
 

@@ -1,0 +1,94 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, seqKey } from '../../src/index/database';
+import type { Sublevels } from '../../src/index/database';
+import { loadOrCreateSigner } from '../../src/index/signer';
+import { VerifiedIndex } from '../../src/index/verified-index';
+import type { AuditEntry, SignedRecord, VersionRecord } from '../../src/types';
+import { isVettedError } from '../../src/errors';
+
+export function sampleRecord(name: string, version: string, status: VersionRecord['status'] = 'verified'): VersionRecord {
+  return {
+    name,
+    version,
+    status,
+    integrity: 'sha512-AAAA',
+    storedIntegrity: 'sha512-AAAA',
+    size: 10,
+    layers: [{ layer: 'integrity', outcome: 'pass', findings: [], startedAt: new Date(0).toISOString(), durationMs: 1 }],
+    reasons: [],
+    warnings: [],
+    decidedBy: { kind: 'policy', name: 'standard' },
+    decidedAt: new Date().toISOString(),
+  };
+}
+
+describe('VerifiedIndex', () => {
+  let dir: string;
+  let subs: Sublevels;
+  let index: VerifiedIndex;
+  const tampered: string[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vetted-index-'));
+    subs = await openDatabase(join(dir, 'index'));
+    index = await VerifiedIndex.open(subs, loadOrCreateSigner(join(dir, 'keys')), { onTampered: (k) => tampered.push(k) });
+  });
+  after(async () => {
+    await subs.db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('returns a record it stored, signed', async () => {
+    await index.decide(sampleRecord('a', '1.0.0'), { action: 'verdict', actor: { kind: 'policy', name: 'standard' }, name: 'a', version: '1.0.0', status: 'verified' });
+    assert.equal((await index.get('a', '1.0.0'))?.status, 'verified');
+    const signed = await index.getSigned('a', '1.0.0');
+    assert.equal(signed?.keyId, index.signer.keyId);
+  });
+
+  it('treats an edited record as absent', async () => {
+    await index.decide(sampleRecord('b', '1.0.0', 'rejected'), { action: 'verdict', actor: { kind: 'policy', name: 'standard' }, name: 'b', version: '1.0.0', status: 'rejected' });
+    const stored = (await subs.records.get('b@1.0.0')) as SignedRecord;
+    stored.record.status = 'verified';
+    await subs.records.put('b@1.0.0', stored);
+    index.clearCache();
+    assert.equal(await index.get('b', '1.0.0'), undefined);
+    assert.deepEqual(tampered, ['b@1.0.0']);
+  });
+
+  it('treats a record moved to another key as absent', async () => {
+    const stored = (await subs.records.get('a@1.0.0')) as SignedRecord;
+    await subs.records.put('a@9.9.9', stored);
+    assert.equal(await index.get('a', '9.9.9'), undefined);
+  });
+
+  it('keeps an audit chain that verifies, and names the first edited entry', async () => {
+    for (let i = 0; i < 5; i++) {
+      await index.appendAudit({ action: 'alert', actor: { kind: 'policy', name: 't' }, name: 'c', version: `1.0.${i}` });
+    }
+    const good = await index.verifyAudit();
+    assert.equal(good.ok, true);
+    assert.equal(good.entries, 7);
+    const entry = (await subs.audit.get(seqKey(4))) as AuditEntry;
+    entry.reason = 'rewritten';
+    await subs.audit.put(seqKey(4), entry);
+    const bad = await index.verifyAudit();
+    assert.equal(bad.ok, false);
+    assert.equal(bad.firstBroken?.seq, 4);
+    assert.match(bad.firstBroken?.problem ?? '', /edited/);
+  });
+
+  it('names a removed entry', async () => {
+    await subs.audit.del(seqKey(2));
+    const bad = await index.verifyAudit();
+    assert.equal(bad.firstBroken?.seq, 3);
+    assert.match(bad.firstBroken?.problem ?? '', /removed|reordered/);
+  });
+
+  it('refuses a second process-local open with INDEX_LOCKED', async () => {
+    await assert.rejects(openDatabase(join(dir, 'index')), (err) => isVettedError(err, 'INDEX_LOCKED'));
+  });
+});
