@@ -1,0 +1,237 @@
+/**
+ * The core path end to end on loopback: a real upstream Verdaccio with fixture packages
+ * published from local git repositories, vetted in front of it, and the real npm client.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import cacache from 'cacache';
+import { startVerdaccio, createUser } from '../helpers/verdaccio';
+import type { RunningVerdaccio } from '../helpers/verdaccio';
+import { createGitPackage, publishPackage, tamperUpstreamTarball } from '../helpers/fixtures';
+import { npmEnv, runNpm } from '../helpers/npm';
+import { startVetted, waitForStatus } from '../helpers/vetted';
+import type { RunningVetted } from '../helpers/vetted';
+import { openDatabase, seqKey } from '../../src/index/database';
+import type { AuditEntry, SignedRecord } from '../../src/types';
+
+const execFileAsync = promisify(execFile);
+const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'vetted.js');
+
+function project(registry: string): { dir: string; env: NodeJS.ProcessEnv } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vetted-project-'));
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', private: true }));
+  return { dir, env: npmEnv(registry).env };
+}
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
+  let upstream: RunningVerdaccio;
+  let vetted: RunningVetted;
+  let work: string;
+  let admin: string;
+
+  before(async () => {
+    work = mkdtempSync(path.join(tmpdir(), 'vetted-gate-'));
+    upstream = await startVerdaccio({});
+    const token = await createUser(upstream.url, 'alice', 'alice-password');
+    const publish = async (spec: Parameters<typeof createGitPackage>[1]) =>
+      publishPackage(await createGitPackage(path.join(work, 'src'), spec), upstream.url, token);
+    await publish({ name: 'vt-clean', version: '1.0.0', files: { 'index.js': 'module.exports = 1;\n' } });
+    await publish({ name: '@vt/scoped', version: '1.0.0', packageJson: { dependencies: { 'vt-clean': '^1.0.0' } } });
+    await publish({ name: 'vt-script', version: '1.0.0', packageJson: { scripts: { postinstall: 'node -e "1"' } } });
+    await publish({ name: '@vt/held', version: '1.0.0', packageJson: { scripts: { install: 'node-gyp rebuild' } } });
+    await publish({ name: 'vt-tampered', version: '1.0.0' });
+    await tamperUpstreamTarball(upstream.storage, 'vt-tampered', '1.0.0');
+    vetted = await startVetted({ upstream: upstream.url, options: { waitForVerdict: 20 } });
+    admin = await vetted.adminToken();
+  });
+
+  after(async () => {
+    await vetted?.stop();
+    await upstream?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  describe('when a project installs a clean tree', () => {
+    it('installs it through the gate, every package with a signed verified record', async () => {
+      const p = project(`${vetted.url}/`);
+      const res = await runNpm(['install', '@vt/scoped'], { cwd: p.dir, env: p.env });
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(JSON.parse(readFileSync(path.join(p.dir, 'node_modules/vt-clean/package.json'), 'utf8')).version, '1.0.0');
+      for (const [name, version] of [['@vt/scoped', '1.0.0'], ['vt-clean', '1.0.0']] as const) {
+        const record = await waitForStatus(vetted, name, version);
+        assert.equal(record.status, 'verified');
+        assert.equal(record.signature.verified, true);
+        assert.deepEqual(record.layers.map((l: { layer: string; outcome: string }) => `${l.layer}:${l.outcome}`), ['integrity:pass', 'static:pass']);
+      }
+    });
+
+    it('verifies nothing again for a second project', async () => {
+      const before = (await vetted.api('/audit?limit=10000')).body.entries.length;
+      const p = project(`${vetted.url}/`);
+      const res = await runNpm(['install', '@vt/scoped'], { cwd: p.dir, env: p.env });
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal((await vetted.api('/audit?limit=10000')).body.entries.length, before);
+    });
+
+    it('reports it with `vetted status --json`, exit 0', async () => {
+      const res = await cli(['status', 'vt-clean@1.0.0', '@vt/scoped@^1', '--json', '--url', vetted.url]);
+      assert.equal(res.code, 0, res.stderr);
+      const rows = JSON.parse(res.stdout);
+      assert.deepEqual(rows.map((r: { name: string; status: string }) => `${r.name} ${r.status}`), ['vt-clean verified', '@vt/scoped verified']);
+    });
+  });
+
+  describe('when the upstream serves a tarball that does not match its integrity', () => {
+    it('rejects the version, never serves it, and raises an alert', async () => {
+      const p = project(`${vetted.url}/`);
+      const res = await runNpm(['install', 'vt-tampered@1.0.0'], { cwd: p.dir, env: p.env });
+      assert.notEqual(res.code, 0);
+      assert.match(res.stderr, /E403|403 Forbidden/);
+      const record = await waitForStatus(vetted, 'vt-tampered', '1.0.0');
+      assert.equal(record.status, 'rejected');
+      assert.equal(record.layers[0].findings[0].code, 'INTEGRITY_MISMATCH');
+      assert.match(vetted.output.text(), /INTEGRITY ALERT/);
+      const direct = await fetch(`${vetted.url}/vt-tampered/-/vt-tampered-1.0.0.tgz`);
+      assert.equal(direct.status, 403);
+    });
+  });
+
+  describe('when a version is held', () => {
+    const forms = [
+      '/vt-script/-/vt-script-1.0.0.tgz',
+      '/@vt/held/-/held-1.0.0.tgz',
+      '/@vt%2fheld/-/held-1.0.0.tgz',
+      '/@vt%2Fheld/-/held-1.0.0.tgz',
+      '/%40vt%2Fheld/-/held-1.0.0.tgz',
+      '/@vt/held/-/@vt/held-1.0.0.tgz',
+    ];
+    for (const form of forms) {
+      it(`answers 403 with the reason on ${form}`, async () => {
+        const res = await fetch(`${vetted.url}${form}`);
+        assert.equal(res.status, 403);
+        const body = (await res.json()) as { status: string; reasons: string[]; report: string; error: string };
+        assert.equal(body.status, 'held');
+        assert.match(body.reasons.join(), /INSTALL_SCRIPT/);
+        assert.match(res.headers.get('npm-notice') ?? '', /held: INSTALL_SCRIPT/);
+        assert.match(body.error, /held for review/);
+      });
+    }
+
+    it('shows the reason in npm', async () => {
+      const p = project(`${vetted.url}/`);
+      const res = await runNpm(['install', 'vt-script@1.0.0'], { cwd: p.dir, env: p.env });
+      assert.notEqual(res.code, 0);
+      assert.match(res.stderr, /vt-script@1\.0\.0 is held for review: INSTALL_SCRIPT/);
+    });
+
+    it('lets an admin approve it, after which npm installs it', async () => {
+      const res = await cli(['approve', 'vt-script@1.0.0', '--reason', 'postinstall reviewed'], { VETTED_URL: vetted.url, VETTED_TOKEN: admin });
+      assert.equal(res.code, 0, res.stderr + res.stdout);
+      const p = project(`${vetted.url}/`);
+      const install = await runNpm(['install', 'vt-script@1.0.0'], { cwd: p.dir, env: p.env });
+      assert.equal(install.code, 0, install.stderr);
+    });
+
+    it('blocks the next request at once after a revoke', async () => {
+      const res = await vetted.api('/versions/vt-script/1.0.0/revoke', { token: admin, body: { reason: 'maintainer compromised' } });
+      assert.equal(res.status, 200);
+      const tarball = await fetch(`${vetted.url}/vt-script/-/vt-script-1.0.0.tgz`);
+      assert.equal(tarball.status, 403);
+      assert.match(tarball.headers.get('npm-notice') ?? '', /revoked: admin: maintainer compromised/);
+    });
+
+    it('refuses decisions from anonymous and non-admin users and cross-site requests', async () => {
+      const bob = await vetted.userToken('bob');
+      const body = { reason: 'looks fine to me' };
+      assert.equal((await vetted.api('/versions/@vt%2fheld/1.0.0/approve', { body })).status, 401);
+      const asBob = await vetted.api('/versions/@vt%2fheld/1.0.0/approve', { token: bob, body });
+      assert.equal(asBob.status, 403);
+      assert.equal(asBob.body.code, 'FORBIDDEN');
+      const forged = await vetted.api('/versions/@vt%2fheld/1.0.0/approve', { token: admin, body, headers: { origin: 'https://evil.example' } });
+      assert.equal(forged.status, 403);
+      const form = await vetted.api('/versions/@vt%2fheld/1.0.0/approve', { token: admin, body: 'reason=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      assert.equal(form.status, 400);
+      assert.equal((await vetted.api('/versions/@vt%2fheld/1.0.0')).body.status, 'held');
+    });
+  });
+
+  describe('when requests are malformed or hostile', () => {
+    const bad = [
+      '/..%2f..%2fetc/-/passwd-1.0.0.tgz',
+      '/%2e%2e/-/%2e%2e-1.0.0.tgz',
+      '/vt-clean/-/vt-clean-1.0.0%zz.tgz',
+      '/vt-clean/-/vt-clean-notaversion.tgz',
+      '/vt-clean/-/other-1.0.0.tgz',
+      '/vt-clean/-/vt-clean-1.0.0.tgz/',
+      `/${'a'.repeat(3000)}/-/a-1.0.0.tgz`,
+      '/__proto__/-/__proto__-1.0.0.tgz',
+    ];
+    for (const url of bad) {
+      it(`answers 4xx for ${url.slice(0, 60)}`, async () => {
+        const res = await fetch(`${vetted.url}${url}`);
+        assert.ok(res.status >= 400 && res.status < 500, `${res.status}`);
+      });
+    }
+    it('answers 404 for a version the upstream does not have', async () => {
+      const res = await fetch(`${vetted.url}/vt-clean/-/vt-clean-9.9.9.tgz`);
+      assert.equal(res.status, 404);
+    });
+    it('stays up', async () => {
+      assert.equal((await vetted.api('/health')).status, 200);
+    });
+  });
+
+  describe('when stored state is edited behind vetted', () => {
+    it('does not serve a tarball edited on disk after verification', async () => {
+      const info = await cacache.get.info(path.join(vetted.home, 'tarballs'), 'vt-clean@1.0.0');
+      assert.ok(info, 'the store has vt-clean@1.0.0');
+      const bytes = readFileSync(info.path);
+      bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
+      writeFileSync(info.path, bytes);
+      const res = await fetch(`${vetted.url}/vt-clean/-/vt-clean-1.0.0.tgz`).catch((err: Error) => err);
+      // either an error status, or a 200 whose stream is cut before the last chunk
+      const body = res instanceof Error ? undefined : await res.arrayBuffer().catch(() => undefined);
+      const served = !(res instanceof Error) && res.status === 200 && body !== undefined && body.byteLength === bytes.length;
+      assert.equal(served, false, 'edited bytes were served whole');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.match(vetted.output.text(), /STORE ALERT/);
+    });
+
+    it('treats an edited index record as absent and names a broken audit entry', async () => {
+      await vetted.kill();
+      const subs = await openDatabase(path.join(vetted.home, 'index'));
+      const stored = (await subs.records.get('vt-tampered@1.0.0')) as SignedRecord;
+      stored.record.status = 'verified';
+      await subs.records.put('vt-tampered@1.0.0', stored);
+      const entry = (await subs.audit.get(seqKey(3))) as AuditEntry;
+      entry.reason = 'history rewritten';
+      await subs.audit.put(seqKey(3), entry);
+      await subs.db.close();
+
+      const audit = await cli(['audit', 'verify', '--home', vetted.home, '--json']);
+      assert.equal(audit.code, 2);
+      assert.equal(JSON.parse(audit.stdout).firstBroken.seq, 3);
+
+      vetted = await startVetted({ upstream: upstream.url, home: vetted.home, port: vetted.port, options: { waitForVerdict: 20 } });
+      const res = await fetch(`${vetted.url}/vt-tampered/-/vt-tampered-1.0.0.tgz`);
+      assert.equal(res.status, 403);
+      assert.match(vetted.output.text(), /fails its signature/);
+      assert.equal((await waitForStatus(vetted, 'vt-tampered', '1.0.0')).status, 'rejected');
+    });
+  });
+});
