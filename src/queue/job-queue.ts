@@ -204,8 +204,12 @@ export class JobQueue extends EventEmitter {
     try {
       let outcome: JobOutcome | undefined;
       try {
-        outcome = await this.#process(job, controller.signal);
-        if (controller.signal.aborted) throw controller.signal.reason;
+        // the time limit holds even when a step does not honour the signal
+        const aborted = new Promise<never>((_, reject) => {
+          controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+        });
+        aborted.catch(() => {});
+        outcome = await Promise.race([this.#process(job, controller.signal), aborted]);
       } catch (err) {
         if (this.#stopped) return;
         if (job.attempts + 1 < this.#options.maxAttempts) {

@@ -89,3 +89,25 @@ describe('JobQueue', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('JobQueue time limit', () => {
+  it('gives up on a job that ignores its signal once the limit passes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vetted-queue-'));
+    const subs = await openDatabase(join(dir, 'index'));
+    const index = await VerifiedIndex.open(subs, loadOrCreateSigner(join(dir, 'keys')));
+    const giveUp = (job: Job, err: unknown): JobOutcome => ({
+      record: { ...sampleRecord(job.name, job.version, 'held'), reasons: [String(err)] },
+      audit: { action: 'verdict', actor: { kind: 'policy', name: 't' }, name: job.name, version: job.version, status: 'held' },
+    });
+    const never = () => new Promise<JobOutcome>(() => {});
+    const queue = await JobQueue.open(subs, index, never, giveUp, { workers: 1, jobTimeoutMs: 100, maxAttempts: 1 });
+    queue.start();
+    await queue.enqueue('slow', '1.0.0', 'install');
+    const record = await queue.waitFor('slow', '1.0.0', 5000);
+    assert.equal(record?.status, 'held');
+    assert.match(record?.reasons[0] ?? '', /timed out after 100 ms/);
+    await queue.stop();
+    await subs.db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
