@@ -8,6 +8,7 @@ import { createClient } from './client';
 import type { ApiClient } from './client';
 import { serve } from './serve';
 import { verifyAuditOffline } from './offline';
+import { isVettedError } from '../errors';
 
 const HELP = `vetted: an npm registry that serves a version only after verifying it
 
@@ -167,7 +168,7 @@ async function audit(args: string[], values: { home?: string; url?: string; limi
   const sub = args[0] ?? 'verify';
   if (sub === 'verify') {
     const home = values.home ?? process.env.VETTED_HOME;
-    const result = home && !values.url ? await verifyAuditOffline(home) : await fromServer(createClient(values.url));
+    const result = home && !values.url ? await offlineOrServer(home, values.url) : await fromServer(createClient(values.url));
     out.data(result);
     if (result.ok) out.line(`audit log intact: ${result.entries} entries`);
     else out.line(`audit log BROKEN at entry ${result.firstBroken?.seq}: ${result.firstBroken?.problem}`);
@@ -186,6 +187,17 @@ async function audit(args: string[], values: { home?: string; url?: string; limi
     return 0;
   }
   throw new Error(`unknown audit command ${sub}; use verify or list`);
+}
+
+/** Reads the index directly; while a server holds it, asks that server instead. */
+async function offlineOrServer(home: string, url: string | undefined) {
+  try {
+    return await verifyAuditOffline(home);
+  } catch (err) {
+    if (!isVettedError(err, 'INDEX_LOCKED')) throw err;
+    process.stderr.write(`vetted: ${err.message}; asking the server instead\n`);
+    return fromServer(createClient(url));
+  }
 }
 
 async function fromServer(client: ApiClient) {
