@@ -81,13 +81,7 @@ export interface SignedRecord {
   sig: string;
 }
 
-export type AuditAction =
-  | 'verdict'
-  | 'approve'
-  | 'deny'
-  | 'revoke'
-  | 'reverify'
-  | 'alert';
+export type AuditAction = 'verdict' | 'approve' | 'deny' | 'revoke' | 'reverify' | 'alert';
 
 export interface AuditEntry {
   seq: number;

@@ -65,7 +65,10 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
   const index = await VerifiedIndex.open(subs, signer, {
     cacheMax: options.cacheMax,
     onTampered: (key) =>
-      logger.error({ key, code: 'INDEX_RECORD_TAMPERED' }, 'index record @{key} fails its signature; treated as absent'),
+      logger.error(
+        { key, code: 'INDEX_RECORD_TAMPERED' },
+        'index record @{key} fails its signature; treated as absent',
+      ),
   });
   const store = createTarballStore(paths.tarballs);
   const upstream = createUpstream({ registry: options.upstream, cache: paths.cache });
@@ -104,7 +107,9 @@ function logVerdict(logger: Logger, record: VersionRecord): void {
     verdict: record.status,
     reason: record.reasons[0] ?? '',
   };
-  const mismatch = record.layers.some((l) => l.findings.some((f) => f.code === 'INTEGRITY_MISMATCH'));
+  const mismatch = record.layers.some((l) =>
+    l.findings.some((f) => f.code === 'INTEGRITY_MISMATCH'),
+  );
   if (mismatch) {
     logger.error(
       { ...fields, code: 'INTEGRITY_MISMATCH' },

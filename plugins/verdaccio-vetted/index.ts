@@ -27,7 +27,11 @@ interface VerdaccioConfig {
 }
 
 type Next = (err?: unknown) => void;
-type Handler = (req: IncomingMessage & { rawBody?: Buffer }, res: ServerResponse, next: Next) => void;
+type Handler = (
+  req: IncomingMessage & { rawBody?: Buffer },
+  res: ServerResponse,
+  next: Next,
+) => void;
 type ExpressLike = { use(fn: Handler): void; _router?: { stack: unknown[] } };
 
 const MAX_ADMIN_BODY = 1024 * 1024;
@@ -62,13 +66,21 @@ export default class VettedMiddleware {
         this.#vetted = vetted;
         registerInstance(vetted);
         logger.info(
-          { home: this.#options.home, upstream: this.#options.upstream, policy: vetted.policy.source, workers: this.#options.workers },
+          {
+            home: this.#options.home,
+            upstream: this.#options.upstream,
+            policy: vetted.policy.source,
+            workers: this.#options.workers,
+          },
           'vetted ready: home @{home}, upstream @{upstream}, policy @{policy}, @{workers} workers',
         );
       },
       (err: unknown) => {
         this.#failure = errorMessage(err);
-        logger.error({ err: this.#failure }, 'vetted could not start; every tarball answers 503: @{err}');
+        logger.error(
+          { err: this.#failure },
+          'vetted could not start; every tarball answers 503: @{err}',
+        );
       },
     );
 
@@ -97,20 +109,23 @@ export default class VettedMiddleware {
       }
       const claimed = gate.claims(req);
       if (!claimed) return next();
-      gate.handle(req, res, claimed).catch(
-        (err: unknown) => {
-          logger.error({ err: errorMessage(err) }, 'tarball gate error: @{err}');
-          if (!res.headersSent) sendJson(res, 503, { error: 'vetted could not decide; try again' });
-          else res.destroy();
-        },
-      );
+      gate.handle(req, res, claimed).catch((err: unknown) => {
+        logger.error({ err: errorMessage(err) }, 'tarball gate error: @{err}');
+        if (!res.headersSent) sendJson(res, 503, { error: 'vetted could not decide; try again' });
+        else res.destroy();
+      });
     });
   }
 }
 
 /** Buffers the body of admin API writes into `req.rawBody` (read by @hono/node-server). */
-function keepAdminBody(req: IncomingMessage & { rawBody?: Buffer }, res: ServerResponse, next: Next): void {
-  if (req.method === 'GET' || req.method === 'HEAD' || !req.url?.startsWith('/-/vetted/')) return next();
+function keepAdminBody(
+  req: IncomingMessage & { rawBody?: Buffer },
+  res: ServerResponse,
+  next: Next,
+): void {
+  if (req.method === 'GET' || req.method === 'HEAD' || !req.url?.startsWith('/-/vetted/'))
+    return next();
   const chunks: Buffer[] = [];
   let size = 0;
   req.on('data', (chunk: Buffer) => {
@@ -118,7 +133,8 @@ function keepAdminBody(req: IncomingMessage & { rawBody?: Buffer }, res: ServerR
     if (size <= MAX_ADMIN_BODY) chunks.push(chunk);
   });
   req.on('end', () => {
-    if (size > MAX_ADMIN_BODY) return sendJson(res, 413, { code: 'BODY_TOO_LARGE', error: 'request body over 1 MB' });
+    if (size > MAX_ADMIN_BODY)
+      return sendJson(res, 413, { code: 'BODY_TOO_LARGE', error: 'request body over 1 MB' });
     req.rawBody = Buffer.concat(chunks);
     next();
   });

@@ -23,7 +23,10 @@ export interface RemoteUser {
   real_groups?: string[];
 }
 
-export type AdminBindings = { incoming: IncomingMessage & { remote_user?: RemoteUser }; outgoing: unknown };
+export type AdminBindings = {
+  incoming: IncomingMessage & { remote_user?: RemoteUser };
+  outgoing: unknown;
+};
 
 export interface AdminDeps {
   vetted: () => Vetted | undefined;
@@ -46,7 +49,9 @@ const HTTP_STATUS: Partial<Record<VettedError['code'], 400 | 401 | 403 | 404 | 4
   STORE_UNAVAILABLE: 503,
 };
 
-const decisionBody = z.object({ reason: z.string().trim().min(3, 'a reason of at least 3 characters is required').max(2000) });
+const decisionBody = z.object({
+  reason: z.string().trim().min(3, 'a reason of at least 3 characters is required').max(2000),
+});
 const verifyBody = z.object({ specs: z.array(z.string().min(1).max(300)).min(1).max(5000) });
 
 export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings }> {
@@ -54,7 +59,11 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
 
   const engine = (): Vetted => {
     const vetted = deps.vetted();
-    if (!vetted) throw new VettedError('INDEX_UNAVAILABLE', 'vetted is starting or could not start; see its log');
+    if (!vetted)
+      throw new VettedError(
+        'INDEX_UNAVAILABLE',
+        'vetted is starting or could not start; see its log',
+      );
     return vetted;
   };
 
@@ -72,10 +81,14 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
   const requireAdmin = (c: Context<{ Bindings: AdminBindings }>): Decider => {
     checkSameOrigin(c);
     const remote = user(c);
-    if (!remote?.name) throw new VettedError('AUTH_REQUIRED', 'decisions need an admin: send a token (npm login)');
+    if (!remote?.name)
+      throw new VettedError('AUTH_REQUIRED', 'decisions need an admin: send a token (npm login)');
     const groups = new Set([remote.name, ...(remote.groups ?? []), ...(remote.real_groups ?? [])]);
     if (!deps.adminGroups.some((g) => groups.has(g))) {
-      throw new VettedError('FORBIDDEN', `${remote.name} is not in the admin group (${deps.adminGroups.join(', ')})`);
+      throw new VettedError(
+        'FORBIDDEN',
+        `${remote.name} is not in the admin group (${deps.adminGroups.join(', ')})`,
+      );
     }
     return { kind: 'admin', name: remote.name };
   };
@@ -86,9 +99,13 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
     }
     if (err instanceof z.ZodError) {
       const issue = err.issues[0];
-      return c.json({ code: 'BAD_REQUEST', error: `${issue?.path.join('.') || 'body'}: ${issue?.message}` }, 400);
+      return c.json(
+        { code: 'BAD_REQUEST', error: `${issue?.path.join('.') || 'body'}: ${issue?.message}` },
+        400,
+      );
     }
-    if (err instanceof HTTPException) return c.json({ code: 'BAD_REQUEST', error: err.message }, err.status);
+    if (err instanceof HTTPException)
+      return c.json({ code: 'BAD_REQUEST', error: err.message }, err.status);
     deps.logger.error({ err: errorMessage(err) }, 'admin API error: @{err}');
     return c.json({ code: 'INTERNAL', error: 'internal error; see the server log' }, 500);
   });
@@ -100,7 +117,11 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
       ok: true,
       startedAt: vetted.startedAt.toISOString(),
       queue: vetted.queue.depth(),
-      policy: { preset: vetted.policy.preset, source: vetted.policy.source, digest: vetted.policy.digest },
+      policy: {
+        preset: vetted.policy.preset,
+        source: vetted.policy.source,
+        digest: vetted.policy.digest,
+      },
       upstream: vetted.upstream.registry,
       workers: vetted.options.workers,
     });
@@ -108,12 +129,17 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
 
   app.get('/whoami', (c) => {
     const remote = user(c);
-    return c.json({ name: remote?.name ?? null, admin: remote ? isAdmin(remote, deps.adminGroups) : false });
+    return c.json({
+      name: remote?.name ?? null,
+      admin: remote ? isAdmin(remote, deps.adminGroups) : false,
+    });
   });
 
   app.get('/keys', (c) => {
     const { signer } = engine().index;
-    return c.json({ keys: [{ keyId: signer.keyId, algorithm: 'ed25519', publicKey: signer.publicKeyPem }] });
+    return c.json({
+      keys: [{ keyId: signer.keyId, algorithm: 'ed25519', publicKey: signer.publicKeyPem }],
+    });
   });
 
   app.get('/queue', (c) => {
@@ -149,10 +175,17 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
         const queued = record ? false : await vetted.queue.enqueue(name, version, 'admin');
         results.push({ spec: text, name, version, status: record?.status ?? 'pending', queued });
       } catch (err) {
-        results.push({ spec: text, error: errorMessage(err), code: isVettedError(err) ? err.code : 'ERROR' });
+        results.push({
+          spec: text,
+          error: errorMessage(err),
+          code: isVettedError(err) ? err.code : 'ERROR',
+        });
       }
     }
-    deps.logger.info({ user: actor.name, count: body.specs.length }, '@{user} queued @{count} specs');
+    deps.logger.info(
+      { user: actor.name, count: body.specs.length },
+      '@{user} queued @{count} specs',
+    );
     return c.json({ results });
   });
 
@@ -168,11 +201,20 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
         const queued = vetted.queue.has(name, version);
         results.push(
           signed
-            ? { spec: text, ...signed.record, queued, signature: { keyId: signed.keyId, sig: signed.sig, verified: true } }
+            ? {
+                spec: text,
+                ...signed.record,
+                queued,
+                signature: { keyId: signed.keyId, sig: signed.sig, verified: true },
+              }
             : { spec: text, name, version, status: queued ? 'pending' : 'unknown', queued },
         );
       } catch (err) {
-        results.push({ spec: text, error: errorMessage(err), code: isVettedError(err) ? err.code : 'ERROR' });
+        results.push({
+          spec: text,
+          error: errorMessage(err),
+          code: isVettedError(err) ? err.code : 'ERROR',
+        });
       }
     }
     return c.json({ results });
@@ -186,8 +228,12 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
     const signed = await vetted.index.getSigned(target.name, target.version);
     const queued = vetted.queue.has(target.name, target.version);
     if (!signed) {
-      if (queued) return c.json({ name: target.name, version: target.version, status: 'pending', queued });
-      throw new VettedError('NOT_FOUND', `vetted has no verdict for ${target.name}@${target.version}`);
+      if (queued)
+        return c.json({ name: target.name, version: target.version, status: 'pending', queued });
+      throw new VettedError(
+        'NOT_FOUND',
+        `vetted has no verdict for ${target.name}@${target.version}`,
+      );
     }
     return c.json({
       ...signed.record,
@@ -201,7 +247,14 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
     const target = versionPath(c.req.path);
     if (!target.action) throw new VettedError('NOT_FOUND', `POST to …/${DECISIONS.join('|')}`);
     const body = decisionBody.parse(await readJson(c));
-    const result = await applyDecision(engine(), target.action, target.name, target.version, actor, body.reason);
+    const result = await applyDecision(
+      engine(),
+      target.action,
+      target.name,
+      target.version,
+      actor,
+      body.reason,
+    );
     deps.logger.warn(
       { user: actor.name, decision: target.action, pkg: target.name, version: target.version },
       '@{user}: @{decision} @{pkg}@@{version}',
@@ -213,7 +266,13 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
     requireReader(c);
     const from = Number(c.req.query('from') ?? 1) || 1;
     const limit = Math.min(Number(c.req.query('limit') ?? 1000) || 1000, 10_000);
-    return c.json({ entries: await engine().index.audit({ fromSeq: from, limit, name: c.req.query('name') || undefined }) });
+    return c.json({
+      entries: await engine().index.audit({
+        fromSeq: from,
+        limit,
+        name: c.req.query('name') || undefined,
+      }),
+    });
   });
 
   app.get('/audit/verify', async (c) => {
@@ -221,12 +280,21 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
     return c.json(await engine().index.verifyAudit());
   });
 
-  app.all('*', (c) => c.json({ code: 'NOT_FOUND', error: `no such vetted API route: ${c.req.method} ${c.req.path}` }, 404));
+  app.all('*', (c) =>
+    c.json(
+      { code: 'NOT_FOUND', error: `no such vetted API route: ${c.req.method} ${c.req.path}` },
+      404,
+    ),
+  );
   return app;
 }
 
 function isAdmin(remote: RemoteUser, adminGroups: readonly string[]): boolean {
-  const groups = new Set([remote.name ?? '', ...(remote.groups ?? []), ...(remote.real_groups ?? [])]);
+  const groups = new Set([
+    remote.name ?? '',
+    ...(remote.groups ?? []),
+    ...(remote.real_groups ?? []),
+  ]);
   return adminGroups.some((g) => groups.has(g));
 }
 
@@ -239,7 +307,8 @@ function versionPath(path: string): { name: string; version: string; action?: De
   } catch {
     throw new VettedError('SPEC_INVALID', 'the path is not valid percent-encoding');
   }
-  if (parts[0]?.startsWith('@') && !parts[0].includes('/')) parts = [`${parts[0]}/${parts[1] ?? ''}`, ...parts.slice(2)];
+  if (parts[0]?.startsWith('@') && !parts[0].includes('/'))
+    parts = [`${parts[0]}/${parts[1] ?? ''}`, ...parts.slice(2)];
   const [name, version, action, ...extra] = parts;
   if (!name || !version || extra.length > 0) {
     throw new VettedError('SPEC_INVALID', 'expected /-/vetted/api/versions/<name>/<version>');

@@ -39,11 +39,21 @@ export async function applyDecision(
   const current = await vetted.index.get(name, version);
   if (decision === 'reverify') {
     const queued = await vetted.queue.enqueue(name, version, 'admin');
-    await vetted.index.appendAudit({ action: 'reverify', actor, name, version, status: current?.status, reason });
+    await vetted.index.appendAudit({
+      action: 'reverify',
+      actor,
+      name,
+      version,
+      status: current?.status,
+      reason,
+    });
     return { name, version, status: current?.status ?? 'pending', queued };
   }
   if (!current) {
-    throw new VettedError('NOT_FOUND', `vetted has no verdict for ${name}@${version} yet; run \`vetted verify ${name}@${version}\` first`);
+    throw new VettedError(
+      'NOT_FOUND',
+      `vetted has no verdict for ${name}@${version} yet; run \`vetted verify ${name}@${version}\` first`,
+    );
   }
   const target = TARGET[decision];
   checkMove(decision, current, target);
@@ -53,11 +63,20 @@ export async function applyDecision(
     decidedBy: actor,
     reason,
     decidedAt: new Date().toISOString(),
-    policyStatus: current.policyStatus ?? (current.decidedBy.kind === 'policy' ? current.status : undefined),
+    policyStatus:
+      current.policyStatus ?? (current.decidedBy.kind === 'policy' ? current.status : undefined),
   };
-  await vetted.index.decide(record, { action: decision as AuditAction, actor, name, version, status: target, reason });
+  await vetted.index.decide(record, {
+    action: decision as AuditAction,
+    actor,
+    name,
+    version,
+    status: target,
+    reason,
+  });
   const result: DecisionResult = { name, version, status: target };
-  if (decision === 'revoke') result.alternatives = await admittedAlternatives(vetted, name, version);
+  if (decision === 'revoke')
+    result.alternatives = await admittedAlternatives(vetted, name, version);
   return result;
 }
 
@@ -73,13 +92,25 @@ function checkMove(decision: Decision, current: VersionRecord, target: Status): 
     );
   }
   if (decision === 'revoke' && current.status !== 'verified' && current.status !== 'approved') {
-    throw new VettedError('CONFLICT', `${key} is ${current.status}, not admitted; deny it instead of revoking`);
+    throw new VettedError(
+      'CONFLICT',
+      `${key} is ${current.status}, not admitted; deny it instead of revoking`,
+    );
   }
 }
 
-async function admittedAlternatives(vetted: Vetted, name: string, version: string): Promise<string[]> {
+async function admittedAlternatives(
+  vetted: Vetted,
+  name: string,
+  version: string,
+): Promise<string[]> {
   const records = await vetted.index.list({ name });
   return records
-    .filter((r) => r.name === name && r.version !== version && (r.status === 'verified' || r.status === 'approved'))
+    .filter(
+      (r) =>
+        r.name === name &&
+        r.version !== version &&
+        (r.status === 'verified' || r.status === 'approved'),
+    )
     .map((r) => r.version);
 }

@@ -23,7 +23,9 @@ export function addHtpasswdUser(file: string, name: string, password: string): v
   const hash = bcrypt.hashSync(password, 10);
   const existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
   const sep = existing === '' || existing.endsWith('\n') ? '' : '\n';
-  appendFileSync(file, `${sep}${name}:${hash}:autocreated ${new Date().toISOString()}\n`, { mode: 0o600 });
+  appendFileSync(file, `${sep}${name}:${hash}:autocreated ${new Date().toISOString()}\n`, {
+    mode: 0o600,
+  });
 }
 
 /**

@@ -37,7 +37,9 @@ export function createClient(urlFlag?: string, env: NodeJS.ProcessEnv = process.
         signal: AbortSignal.timeout(120_000),
       });
     } catch (err) {
-      throw new Error(`cannot reach vetted at ${url} (${(err as Error).message}); is \`vetted serve\` running? set --url or VETTED_URL`);
+      throw new Error(
+        `cannot reach vetted at ${url} (${(err as Error).message}); is \`vetted serve\` running? set --url or VETTED_URL`,
+      );
     }
     const text = await res.text();
     let parsed: Record<string, unknown>;
@@ -53,7 +55,10 @@ export function createClient(urlFlag?: string, env: NodeJS.ProcessEnv = process.
 
 /** The `_authToken` npm keeps for this registry URL, from ./.npmrc, then the user's. */
 export function npmToken(url: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const files = [resolve('.npmrc'), env.npm_config_userconfig ?? env.NPM_CONFIG_USERCONFIG ?? join(homedir(), '.npmrc')];
+  const files = [
+    resolve('.npmrc'),
+    env.npm_config_userconfig ?? env.NPM_CONFIG_USERCONFIG ?? join(homedir(), '.npmrc'),
+  ];
   const nerf = url.replace(/^https?:/, '').replace(/\/?$/, '/');
   for (const file of files) {
     if (!existsSync(file)) continue;
@@ -64,7 +69,8 @@ export function npmToken(url: string, env: NodeJS.ProcessEnv = process.env): str
       continue;
     }
     const token = parsed[`${nerf}:_authToken`];
-    if (typeof token === 'string' && token !== '') return token.replace(/\$\{([^}]+)\}/g, (_, v: string) => env[v] ?? '');
+    if (typeof token === 'string' && token !== '')
+      return token.replace(/\$\{([^}]+)\}/g, (_, v: string) => env[v] ?? '');
   }
   return undefined;
 }

@@ -73,7 +73,10 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function need(args: string[], command: string): string[] {
-  if (args.length === 0) throw new Error(`${command} needs at least one package spec, e.g. vetted ${command} express@4.18.2`);
+  if (args.length === 0)
+    throw new Error(
+      `${command} needs at least one package spec, e.g. vetted ${command} express@4.18.2`,
+    );
   return args;
 }
 
@@ -87,22 +90,37 @@ class Output {
   }
 }
 
-type Row = Record<string, unknown> & { name?: string; version?: string; status?: string; error?: string };
+type Row = Record<string, unknown> & {
+  name?: string;
+  version?: string;
+  status?: string;
+  error?: string;
+};
 
 function describe(row: Row): string {
   if (row.error) return `${row.spec ?? ''}  error: ${row.error}`;
   const id = `${row.name}@${row.version}`;
   const layers = Array.isArray(row.layers)
-    ? (row.layers as Array<{ layer: string; outcome: string }>).map((l) => `${l.layer} ${l.outcome}`).join(', ')
+    ? (row.layers as Array<{ layer: string; outcome: string }>)
+        .map((l) => `${l.layer} ${l.outcome}`)
+        .join(', ')
     : '';
-  const reasons = Array.isArray(row.reasons) && row.reasons.length > 0 ? `\n    ${(row.reasons as string[]).join('\n    ')}` : '';
-  const warnings = Array.isArray(row.warnings) && row.warnings.length > 0 ? `\n    warning: ${(row.warnings as string[]).join('\n    warning: ')}` : '';
+  const reasons =
+    Array.isArray(row.reasons) && row.reasons.length > 0
+      ? `\n    ${(row.reasons as string[]).join('\n    ')}`
+      : '';
+  const warnings =
+    Array.isArray(row.warnings) && row.warnings.length > 0
+      ? `\n    warning: ${(row.warnings as string[]).join('\n    warning: ')}`
+      : '';
   return `${id}  ${row.status}${layers ? `  (${layers})` : ''}${reasons}${warnings}`;
 }
 
 function failed(res: { status: number; body: Record<string, unknown> }): Error | undefined {
   if (res.status < 400) return undefined;
-  return new Error(`${String(res.body.error ?? `HTTP ${res.status}`)}${res.body.code ? ` [${String(res.body.code)}]` : ''}`);
+  return new Error(
+    `${String(res.body.error ?? `HTTP ${res.status}`)}${res.body.code ? ` [${String(res.body.code)}]` : ''}`,
+  );
 }
 
 async function status(client: ApiClient, specs: string[], out: Output): Promise<number> {
@@ -115,7 +133,12 @@ async function status(client: ApiClient, specs: string[], out: Output): Promise<
   return exitFor(rows);
 }
 
-async function verify(client: ApiClient, specs: string[], wait: string | undefined, out: Output): Promise<number> {
+async function verify(
+  client: ApiClient,
+  specs: string[],
+  wait: string | undefined,
+  out: Output,
+): Promise<number> {
   const res = await client.post('/verify', { specs });
   const err = failed(res);
   if (err) throw err;
@@ -130,7 +153,10 @@ async function verify(client: ApiClient, specs: string[], wait: string | undefin
     if (failed(again)) break;
     const fresh = new Map((again.body.results as Row[]).map((r) => [`${r.name}@${r.version}`, r]));
     rows = rows.map((r) => fresh.get(`${r.name}@${r.version}`) ?? r);
-    if (!out.json) process.stderr.write(`\rwaiting: ${rows.filter((r) => r.status === 'pending').length} pending   `);
+    if (!out.json)
+      process.stderr.write(
+        `\rwaiting: ${rows.filter((r) => r.status === 'pending').length} pending   `,
+      );
   }
   if (seconds > 0 && !out.json) process.stderr.write('\n');
   out.data(rows);
@@ -138,13 +164,22 @@ async function verify(client: ApiClient, specs: string[], wait: string | undefin
   return seconds > 0 ? exitFor(rows) : rows.some((r) => r.error) ? 1 : 0;
 }
 
-async function decide(client: ApiClient, action: string, specs: string[], reason: string | undefined, out: Output): Promise<number> {
+async function decide(
+  client: ApiClient,
+  action: string,
+  specs: string[],
+  reason: string | undefined,
+  out: Output,
+): Promise<number> {
   if (!reason) throw new Error(`${action} needs --reason "why", recorded in the audit log`);
   const results: Row[] = [];
   let code = 0;
   for (const spec of specs) {
     const { name, version } = exactSpec(spec);
-    const res = await client.post(`/versions/${encodeURIComponent(name)}/${encodeURIComponent(version)}/${action}`, { reason });
+    const res = await client.post(
+      `/versions/${encodeURIComponent(name)}/${encodeURIComponent(version)}/${action}`,
+      { reason },
+    );
     const err = failed(res);
     if (err) {
       results.push({ spec, name, version, error: err.message });
@@ -157,32 +192,51 @@ async function decide(client: ApiClient, action: string, specs: string[], reason
   for (const row of results) {
     if (row.error) out.line(`${row.name}@${row.version}  error: ${row.error}`);
     else {
-      const alt = Array.isArray(row.alternatives) && row.alternatives.length > 0 ? `  admitted alternatives: ${(row.alternatives as string[]).join(', ')}` : '';
-      out.line(`${row.name}@${row.version}  ${row.status}${row.queued ? ' (re-verification queued)' : ''}${alt}`);
+      const alt =
+        Array.isArray(row.alternatives) && row.alternatives.length > 0
+          ? `  admitted alternatives: ${(row.alternatives as string[]).join(', ')}`
+          : '';
+      out.line(
+        `${row.name}@${row.version}  ${row.status}${row.queued ? ' (re-verification queued)' : ''}${alt}`,
+      );
     }
   }
   return code;
 }
 
-async function audit(args: string[], values: { home?: string; url?: string; limit?: string }, out: Output): Promise<number> {
+async function audit(
+  args: string[],
+  values: { home?: string; url?: string; limit?: string },
+  out: Output,
+): Promise<number> {
   const sub = args[0] ?? 'verify';
   if (sub === 'verify') {
     const home = values.home ?? process.env.VETTED_HOME;
-    const result = home && !values.url ? await offlineOrServer(home, values.url) : await fromServer(createClient(values.url));
+    const result =
+      home && !values.url
+        ? await offlineOrServer(home, values.url)
+        : await fromServer(createClient(values.url));
     out.data(result);
     if (result.ok) out.line(`audit log intact: ${result.entries} entries`);
-    else out.line(`audit log BROKEN at entry ${result.firstBroken?.seq}: ${result.firstBroken?.problem}`);
+    else
+      out.line(
+        `audit log BROKEN at entry ${result.firstBroken?.seq}: ${result.firstBroken?.problem}`,
+      );
     return result.ok ? 0 : 2;
   }
   if (sub === 'list') {
-    const res = await createClient(values.url).get(`/audit?limit=${Number(values.limit ?? 100) || 100}`);
+    const res = await createClient(values.url).get(
+      `/audit?limit=${Number(values.limit ?? 100) || 100}`,
+    );
     const err = failed(res);
     if (err) throw err;
     const entries = res.body.entries as Array<Record<string, unknown>>;
     out.data(entries);
     for (const e of entries) {
       const actor = e.actor as { name?: string } | undefined;
-      out.line(`${e.seq}  ${e.at}  ${e.action}  ${e.name}@${e.version}  ${e.status ?? ''}  by ${actor?.name ?? '?'}${e.reason ? `: ${e.reason}` : ''}`);
+      out.line(
+        `${e.seq}  ${e.at}  ${e.action}  ${e.name}@${e.version}  ${e.status ?? ''}  by ${actor?.name ?? '?'}${e.reason ? `: ${e.reason}` : ''}`,
+      );
     }
     return 0;
   }
@@ -204,7 +258,11 @@ async function fromServer(client: ApiClient) {
   const res = await client.get('/audit/verify');
   const err = failed(res);
   if (err) throw err;
-  return res.body as { ok: boolean; entries: number; firstBroken?: { seq: number; problem: string } };
+  return res.body as {
+    ok: boolean;
+    entries: number;
+    firstBroken?: { seq: number; problem: string };
+  };
 }
 
 function exactSpec(spec: string): { name: string; version: string } {

@@ -44,15 +44,18 @@ export async function serve(flags: ServeFlags): Promise<Server> {
   mkdirSync(home, { recursive: true, mode: 0o700 });
 
   const config = verdaccio.parseConfigFile(configPath);
-  const listen = flags.listen ?? (typeof config.listen === 'string' ? config.listen : DEFAULT_LISTEN);
+  const listen =
+    flags.listen ?? (typeof config.listen === 'string' ? config.listen : DEFAULT_LISTEN);
   config.self_path = configPath;
   config.configPath = configPath;
   config.storage = join(home, 'storage');
-  if (config.plugins && !isAbsolute(config.plugins)) config.plugins = resolve(configDir, config.plugins);
+  if (config.plugins && !isAbsolute(config.plugins))
+    config.plugins = resolve(configDir, config.plugins);
   const htpasswd = config.auth?.htpasswd;
   if (htpasswd) htpasswd.file = join(home, 'htpasswd');
 
-  const upstream = flags.upstream ?? (configPath === DEFAULT_CONFIG ? npmRegistry(listen) : undefined);
+  const upstream =
+    flags.upstream ?? (configPath === DEFAULT_CONFIG ? npmRegistry(listen) : undefined);
   if (upstream) {
     for (const uplink of Object.values(config.uplinks ?? {})) uplink.url = upstream;
   }
@@ -63,7 +66,9 @@ export async function serve(flags: ServeFlags): Promise<Server> {
   if (htpasswd?.file) {
     const created = ensureAdminUser(htpasswd.file, home);
     if (created) {
-      process.stdout.write(`vetted: created the admin user; its password is in ${created} (mode 0600)\n`);
+      process.stdout.write(
+        `vetted: created the admin user; its password is in ${created} (mode 0600)\n`,
+      );
     }
   }
 
@@ -81,7 +86,7 @@ export async function serve(flags: ServeFlags): Promise<Server> {
   const shutdown = (signal: string) => {
     process.stdout.write(`vetted: ${signal}, closing\n`);
     server.close();
-    closeAllInstances().finally(() => process.exit(0));
+    void closeAllInstances().finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 5000).unref();
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
@@ -93,14 +98,18 @@ export async function serve(flags: ServeFlags): Promise<Server> {
 function npmRegistry(listen: string): string {
   let registry = DEFAULT_UPSTREAM;
   try {
-    registry = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8', timeout: 15_000 }).trim();
+    registry = execFileSync('npm', ['config', 'get', 'registry'], {
+      encoding: 'utf8',
+      timeout: 15_000,
+    }).trim();
   } catch {
     return DEFAULT_UPSTREAM;
   }
   const { host, port } = splitListen(listen);
   try {
     const url = new URL(registry);
-    const self = (url.hostname === host || url.hostname === 'localhost') && Number(url.port) === port;
+    const self =
+      (url.hostname === host || url.hostname === 'localhost') && Number(url.port) === port;
     return self || !/^https?:$/.test(url.protocol) ? DEFAULT_UPSTREAM : registry;
   } catch {
     return DEFAULT_UPSTREAM;

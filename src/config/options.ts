@@ -60,9 +60,13 @@ export function parseOptions(
   }
   const o = parsed.data;
   const storage = context.storage ? resolve(context.configDir, context.storage) : undefined;
-  const home = o.home ?? process.env.VETTED_HOME ?? (storage ? resolve(storage, '..', 'vetted') : undefined);
+  const home =
+    o.home ?? process.env.VETTED_HOME ?? (storage ? resolve(storage, '..', 'vetted') : undefined);
   if (!home) {
-    throw new VettedError('CONFIG_INVALID', 'middlewares.vetted.home: required when Verdaccio has no storage');
+    throw new VettedError(
+      'CONFIG_INVALID',
+      'middlewares.vetted.home: required when Verdaccio has no storage',
+    );
   }
   const policy =
     o.policy === 'standard' || o.policy === 'strict' || isAbsolute(o.policy)

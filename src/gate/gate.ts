@@ -39,7 +39,11 @@ export function createGate(deps: GateDeps): Gate {
     const parsed = parseTarballPath(req.url ?? '/');
     return parsed.kind === 'other' ? undefined : parsed;
   };
-  const handle = async (req: IncomingMessage, res: ServerResponse, parsed: ClaimedPath): Promise<void> => {
+  const handle = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    parsed: ClaimedPath,
+  ): Promise<void> => {
     if (parsed.kind === 'invalid') {
       sendJson(res, parsed.status, { error: parsed.message });
       return;
@@ -74,8 +78,14 @@ export function createGate(deps: GateDeps): Gate {
       }
       refuse(req, res, name, version, record, vetted);
     } catch (err) {
-      deps.logger.error({ pkg: name, version, err: errorMessage(err) }, 'gate cannot decide @{pkg}@@{version}: @{err}');
-      if (!res.headersSent) sendJson(res, 503, { error: `vetted cannot decide ${name}@${version} right now; try again` });
+      deps.logger.error(
+        { pkg: name, version, err: errorMessage(err) },
+        'gate cannot decide @{pkg}@@{version}: @{err}',
+      );
+      if (!res.headersSent)
+        sendJson(res, 503, {
+          error: `vetted cannot decide ${name}@${version} right now; try again`,
+        });
       else res.destroy();
     }
   };
@@ -90,9 +100,14 @@ async function serveVerified(
   logger: Logger,
 ): Promise<void> {
   const key = `${record.name}@${record.version}`;
-  const opened = record.storedIntegrity ? await vetted.store.open(record.storedIntegrity, key) : undefined;
+  const opened = record.storedIntegrity
+    ? await vetted.store.open(record.storedIntegrity, key)
+    : undefined;
   if (!opened) {
-    logger.error({ pkg: record.name, version: record.version }, 'admitted @{pkg}@@{version} has no stored bytes');
+    logger.error(
+      { pkg: record.name, version: record.version },
+      'admitted @{pkg}@@{version} has no stored bytes',
+    );
     sendJson(res, 503, {
       error: `${key} is admitted but its verified bytes are missing from vetted's store; ask an admin to re-verify it`,
     });
@@ -112,8 +127,12 @@ async function serveVerified(
   } catch (err) {
     // a store mismatch shows up here: the last chunk was held back, the client gets a cut stream
     if ((err as { code?: string }).code === 'STORE_CORRUPT') {
-      logger.error({ pkg: record.name, version: record.version, err: errorMessage(err) }, 'STORE ALERT: @{err}');
-      if (!res.headersSent) sendJson(res, 503, { error: `${key}: stored bytes failed their check` });
+      logger.error(
+        { pkg: record.name, version: record.version, err: errorMessage(err) },
+        'STORE ALERT: @{err}',
+      );
+      if (!res.headersSent)
+        sendJson(res, 503, { error: `${key}: stored bytes failed their check` });
       else res.destroy();
     }
   }

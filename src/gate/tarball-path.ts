@@ -28,7 +28,10 @@ export function parseTarballPath(rawUrl: string): TarballPath {
   // split as Express does (on literal slashes), then decode each segment
   let parts: string[];
   try {
-    parts = raw.slice(1).split('/').map((segment) => decodeURIComponent(segment));
+    parts = raw
+      .slice(1)
+      .split('/')
+      .map((segment) => decodeURIComponent(segment));
   } catch {
     return invalid(400, 'the request path is not valid percent-encoding');
   }
@@ -37,7 +40,8 @@ export function parseTarballPath(rawUrl: string): TarballPath {
   }
   // `@scope/name` arrives as two segments, or as one when the slash is encoded
   const first = parts[0] ?? '';
-  const nameParts = first.startsWith('@') && !first.includes('/') ? parts.slice(0, 2) : parts.slice(0, 1);
+  const nameParts =
+    first.startsWith('@') && !first.includes('/') ? parts.slice(0, 2) : parts.slice(0, 1);
   const rest = parts.slice(nameParts.length);
   if (rest[0] !== '-') return { kind: 'other' };
   const scoped = nameParts.join('/').startsWith('@');
@@ -50,9 +54,17 @@ export function parseTarballPath(rawUrl: string): TarballPath {
   const scope = scoped ? name.slice(0, name.indexOf('/')) : undefined;
   const file = rest.slice(1);
   // `/@scope/name/-/@scope/name-1.0.0.tgz`: the scope in the file part must be the package's
-  const filename = file.length === 2 && scope !== undefined && file[0] === scope ? file[1] : file.length === 1 ? file[0] : undefined;
+  const filename =
+    file.length === 2 && scope !== undefined && file[0] === scope
+      ? file[1]
+      : file.length === 1
+        ? file[0]
+        : undefined;
   if (filename === undefined || !filename.endsWith('.tgz')) {
-    return invalid(404, `no tarball at this path for ${name}; expected /${name}/-/${base}-<version>.tgz`);
+    return invalid(
+      404,
+      `no tarball at this path for ${name}; expected /${name}/-/${base}-<version>.tgz`,
+    );
   }
   if (!filename.startsWith(`${base}-`)) {
     return invalid(404, `tarball ${printable(filename)} does not belong to ${name}`);

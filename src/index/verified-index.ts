@@ -64,7 +64,10 @@ export class VerifiedIndex {
     const key = versionKey(name, version);
     const cached = this.#cache.get(key);
     if (cached) return cached;
-    const record = this.#checked(key, (await this.#subs.records.get(key)) as SignedRecord | undefined);
+    const record = this.#checked(
+      key,
+      (await this.#subs.records.get(key)) as SignedRecord | undefined,
+    );
     if (record) this.#cache.set(key, record);
     return record;
   }
@@ -80,7 +83,11 @@ export class VerifiedIndex {
    * Stores a decision: the signed record, its audit entry and any extra operations, atomically.
    * @throws VettedError INDEX_UNAVAILABLE when LevelDB refuses the write.
    */
-  async decide(record: VersionRecord, audit: AuditInput, extra: BatchOp[] = []): Promise<AuditEntry> {
+  async decide(
+    record: VersionRecord,
+    audit: AuditInput,
+    extra: BatchOp[] = [],
+  ): Promise<AuditEntry> {
     return this.#serialise(async () => {
       const key = versionKey(record.name, record.version);
       const entry = toAuditEntry(audit, this.#head.seq + 1, this.#head.hash);
@@ -89,13 +96,24 @@ export class VerifiedIndex {
       const ops: BatchOperation[] = [
         { type: 'put', sublevel: records, key, value: signed },
         { type: 'put', sublevel: log, key: seqKey(entry.seq), value: entry },
-        { type: 'put', sublevel: meta, key: 'auditHead', value: { seq: entry.seq, hash: entry.hash } },
-        ...extra.map((op) => ({ type: 'del' as const, sublevel: this.#subs[op.sublevel], key: op.key })),
+        {
+          type: 'put',
+          sublevel: meta,
+          key: 'auditHead',
+          value: { seq: entry.seq, hash: entry.hash },
+        },
+        ...extra.map((op) => ({
+          type: 'del' as const,
+          sublevel: this.#subs[op.sublevel],
+          key: op.key,
+        })),
       ];
       try {
         await this.#subs.batch(ops);
       } catch (err) {
-        throw new VettedError('INDEX_UNAVAILABLE', `cannot store the decision for ${key}`, { cause: err });
+        throw new VettedError('INDEX_UNAVAILABLE', `cannot store the decision for ${key}`, {
+          cause: err,
+        });
       }
       this.#head = { seq: entry.seq, hash: entry.hash };
       this.#cache.set(key, record);
@@ -110,7 +128,12 @@ export class VerifiedIndex {
       const entry = toAuditEntry(audit, this.#head.seq + 1, this.#head.hash);
       await this.#subs.batch([
         { type: 'put', sublevel: this.#subs.audit, key: seqKey(entry.seq), value: entry },
-        { type: 'put', sublevel: this.#subs.meta, key: 'auditHead', value: { seq: entry.seq, hash: entry.hash } },
+        {
+          type: 'put',
+          sublevel: this.#subs.meta,
+          key: 'auditHead',
+          value: { seq: entry.seq, hash: entry.hash },
+        },
       ]);
       this.#head = { seq: entry.seq, hash: entry.hash };
       return entry;
@@ -118,7 +141,9 @@ export class VerifiedIndex {
   }
 
   /** Records, optionally by status, newest decision first. Skips records that fail their signature. */
-  async list(filter: { status?: Status; name?: string; limit?: number } = {}): Promise<VersionRecord[]> {
+  async list(
+    filter: { status?: Status; name?: string; limit?: number } = {},
+  ): Promise<VersionRecord[]> {
     const out: VersionRecord[] = [];
     const range = filter.name ? { gte: `${filter.name}@`, lt: `${filter.name}@\xff` } : {};
     for await (const [key, value] of this.#subs.records.iterator(range)) {
@@ -141,7 +166,9 @@ export class VerifiedIndex {
   }
 
   /** Audit entries in order, from `fromSeq` (1-based). */
-  async audit(options: { fromSeq?: number; limit?: number; name?: string } = {}): Promise<AuditEntry[]> {
+  async audit(
+    options: { fromSeq?: number; limit?: number; name?: string } = {},
+  ): Promise<AuditEntry[]> {
     const out: AuditEntry[] = [];
     const gte = seqKey(options.fromSeq ?? 1);
     for await (const [, entry] of this.#subs.audit.iterator({ gte })) {

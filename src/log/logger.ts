@@ -24,7 +24,8 @@ export function formatTemplate(template: string, fields: Record<string, unknown>
   return template.replace(/@\{!?([\w.]+)\}/g, (_, path: string) => {
     let value: unknown = fields;
     for (const part of path.split('.')) {
-      value = value && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
+      value =
+        value && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
     }
     return value === undefined ? '' : String(value);
   });

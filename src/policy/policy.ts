@@ -24,7 +24,10 @@ export function loadPolicy(spec: string): Policy {
   try {
     text = readFileSync(spec, 'utf8');
   } catch (err) {
-    throw new VettedError('POLICY_INVALID', `cannot read the policy file ${spec}: ${errorMessage(err)}`);
+    throw new VettedError(
+      'POLICY_INVALID',
+      `cannot read the policy file ${spec}: ${errorMessage(err)}`,
+    );
   }
   let raw: unknown;
   try {
@@ -79,11 +82,14 @@ export function decide(policy: Policy, results: LayerResult[]): PolicyDecision {
   for (const result of results) {
     const outcomeAction = actionForOutcome(policy, result);
     if (outcomeAction && result.findings.length === 0) {
-      byAction[outcomeAction].push(`${result.layer}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`);
+      byAction[outcomeAction].push(
+        `${result.layer}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`,
+      );
     }
     for (const finding of result.findings) {
       const ruled = policy.findings[finding.code];
-      const fallback = result.outcome === 'fail' ? policy.fail : finding.severity === 'info' ? 'admit' : 'warn';
+      const fallback =
+        result.outcome === 'fail' ? policy.fail : finding.severity === 'info' ? 'admit' : 'warn';
       const chosen = ruled ?? fallback;
       byAction[chosen].push(`${finding.code}: ${finding.message}`);
     }

@@ -22,7 +22,9 @@ export const policyFileSchema = z
     /** What a failing layer leads to, for findings without their own rule. */
     fail: action.optional(),
     /** Rules by finding code; they win over the outcome rules. */
-    findings: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'finding codes are SCREAMING_SNAKE'), action).optional(),
+    findings: z
+      .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'finding codes are SCREAMING_SNAKE'), action)
+      .optional(),
   })
   .strict();
 

@@ -206,7 +206,9 @@ export class JobQueue extends EventEmitter {
       try {
         // the time limit holds even when a step does not honour the signal
         const aborted = new Promise<never>((_, reject) => {
-          controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+          controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
+            once: true,
+          });
         });
         aborted.catch(() => {});
         outcome = await Promise.race([this.#process(job, controller.signal), aborted]);
@@ -241,7 +243,8 @@ export class JobQueue extends EventEmitter {
           ]
         : [];
       if ('record' in outcome) await this.#index.decide(outcome.record, outcome.audit, extra);
-      else await this.#subs.batch(extra.map((op) => ({ ...op, sublevel: this.#subs[op.sublevel] })));
+      else
+        await this.#subs.batch(extra.map((op) => ({ ...op, sublevel: this.#subs[op.sublevel] })));
       this.#jobs.delete(id);
     });
     const record = 'record' in outcome ? outcome.record : undefined;

@@ -25,7 +25,10 @@ export function parseSpec(text: string): ParsedSpec {
     throw new VettedError('SPEC_INVALID', `"${text}" is not a package spec: ${errorMessage(err)}`);
   }
   if (!parsed.registry || !parsed.name) {
-    throw new VettedError('SPEC_INVALID', `"${text}" is not a registry package (name, name@version or name@range)`);
+    throw new VettedError(
+      'SPEC_INVALID',
+      `"${text}" is not a registry package (name, name@version or name@range)`,
+    );
   }
   const wanted = parsed.rawSpec === '' || parsed.rawSpec === '*' ? 'latest' : parsed.rawSpec;
   return parsed.type === 'version'
@@ -34,19 +37,29 @@ export function parseSpec(text: string): ParsedSpec {
 }
 
 /** Resolves a spec to one exact version against the upstream's packument. */
-export async function resolveSpec(upstream: Upstream, spec: ParsedSpec): Promise<{ name: string; version: string }> {
+export async function resolveSpec(
+  upstream: Upstream,
+  spec: ParsedSpec,
+): Promise<{ name: string; version: string }> {
   if (spec.version) return { name: spec.name, version: spec.version };
   let packument;
   try {
     packument = await upstream.packument(spec.name);
   } catch (err) {
-    if (errorCode(err) === 'E404') throw new VettedError('NOT_FOUND', `${spec.name} does not exist on ${upstream.registry}`);
-    throw new VettedError('UPSTREAM_UNAVAILABLE', `cannot read ${spec.name}: ${errorMessage(err)}`, { cause: err });
+    if (errorCode(err) === 'E404')
+      throw new VettedError('NOT_FOUND', `${spec.name} does not exist on ${upstream.registry}`);
+    throw new VettedError(
+      'UPSTREAM_UNAVAILABLE',
+      `cannot read ${spec.name}: ${errorMessage(err)}`,
+      { cause: err },
+    );
   }
   try {
     const picked = pickManifest(packument, spec.wanted);
     return { name: spec.name, version: picked.version };
   } catch (err) {
-    throw new VettedError('NOT_FOUND', `no version of ${spec.name} matches ${spec.wanted}`, { cause: err });
+    throw new VettedError('NOT_FOUND', `no version of ${spec.name} matches ${spec.wanted}`, {
+      cause: err,
+    });
   }
 }

@@ -40,7 +40,10 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   return {
     registry,
     async packument(name, signal) {
-      return (await pacote.packument(name, { ...base, signal } as pacote.Options)) as unknown as Packument;
+      return (await pacote.packument(name, {
+        ...base,
+        signal,
+      } as pacote.Options)) as unknown as Packument;
     },
     async tarball(resolved, integrity, signal) {
       return pacote.tarball(resolved, { ...base, integrity, signal } as pacote.Options);

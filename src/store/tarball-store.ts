@@ -94,9 +94,17 @@ class DigestGate extends Transform {
     const found = this.#hash.digest('base64');
     if (found !== this.expected) {
       done(
-        new VettedError('STORE_CORRUPT', `stored tarball for ${this.key} does not match its integrity`, {
-          context: { key: this.key, expected: `sha512-${this.expected}`, found: `sha512-${found}` },
-        }),
+        new VettedError(
+          'STORE_CORRUPT',
+          `stored tarball for ${this.key} does not match its integrity`,
+          {
+            context: {
+              key: this.key,
+              expected: `sha512-${this.expected}`,
+              found: `sha512-${found}`,
+            },
+          },
+        ),
       );
       return;
     }

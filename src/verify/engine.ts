@@ -51,7 +51,14 @@ export function createEngine(deps: EngineDeps): Engine {
     let stored: { integrity: string; size: number } | undefined;
     if (fetched.tarball) {
       stored = await deps.store.put(versionKey(name, version), fetched.tarball);
-      const input: LayerInput = { name, version, packument, manifest, tarball: fetched.tarball, signal };
+      const input: LayerInput = {
+        name,
+        version,
+        packument,
+        manifest,
+        tarball: fetched.tarball,
+        signal,
+      };
       for (const layer of layers) results.push(await runLayer(layer, input));
     }
 
@@ -102,7 +109,14 @@ export function createEngine(deps: EngineDeps): Engine {
     };
     return {
       record,
-      audit: { action: 'verdict', actor: record.decidedBy, name: job.name, version: job.version, status: 'held', reason },
+      audit: {
+        action: 'verdict',
+        actor: record.decidedBy,
+        name: job.name,
+        version: job.version,
+        status: 'held',
+        reason,
+      },
     };
   }
 
@@ -114,9 +128,13 @@ async function fetchPackument(upstream: Upstream, name: string, signal: AbortSig
     return await upstream.packument(name, signal);
   } catch (err) {
     if (errorCode(err) === 'E404') return undefined;
-    throw new VettedError('UPSTREAM_UNAVAILABLE', `cannot read ${name} from ${upstream.registry}: ${errorMessage(err)}`, {
-      cause: err,
-    });
+    throw new VettedError(
+      'UPSTREAM_UNAVAILABLE',
+      `cannot read ${name} from ${upstream.registry}: ${errorMessage(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -149,7 +167,9 @@ async function checkIntegrity(
     durationMs: Math.round(performance.now() - start),
   });
   const resolved =
-    typeof manifest.dist?.tarball === 'string' ? manifest.dist.tarball : tarballUrl(upstream.registry, name, version);
+    typeof manifest.dist?.tarball === 'string'
+      ? manifest.dist.tarball
+      : tarballUrl(upstream.registry, name, version);
   if (!expected) {
     return {
       result: done({
@@ -170,7 +190,11 @@ async function checkIntegrity(
     return { result: done({ outcome: 'pass', findings: [] }), tarball };
   } catch (err) {
     if (errorCode(err) !== 'EINTEGRITY') {
-      throw new VettedError('UPSTREAM_UNAVAILABLE', `cannot fetch ${resolved}: ${errorMessage(err)}`, { cause: err });
+      throw new VettedError(
+        'UPSTREAM_UNAVAILABLE',
+        `cannot fetch ${resolved}: ${errorMessage(err)}`,
+        { cause: err },
+      );
     }
     const found = (err as { found?: unknown }).found;
     return {
@@ -181,7 +205,11 @@ async function checkIntegrity(
             code: 'INTEGRITY_MISMATCH',
             severity: 'critical',
             message: `the tarball the upstream serves does not match the published integrity (${expected.slice(0, 20)}…)`,
-            evidence: { expected, found: found === undefined ? undefined : String(found), tarball: resolved },
+            evidence: {
+              expected,
+              found: found === undefined ? undefined : String(found),
+              tarball: resolved,
+            },
           },
         ],
       }),

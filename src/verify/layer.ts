@@ -27,7 +27,12 @@ export async function runLayer(layer: Layer, input: LayerInput): Promise<LayerRe
   const start = performance.now();
   try {
     const result = await layer.run(input);
-    return { layer: layer.name, ...result, startedAt: startedAt.toISOString(), durationMs: since(start) };
+    return {
+      layer: layer.name,
+      ...result,
+      startedAt: startedAt.toISOString(),
+      durationMs: since(start),
+    };
   } catch (err) {
     if (input.signal.aborted) throw err;
     return {

@@ -51,7 +51,10 @@ export async function readTarball(
 
   parser.on('entry', (entry: ReadEntry) => {
     if (stop) return entry.resume();
-    if (out.entries.length >= limits.maxEntries || out.unpackedSize + entry.size > limits.maxUnpackedBytes) {
+    if (
+      out.entries.length >= limits.maxEntries ||
+      out.unpackedSize + entry.size > limits.maxUnpackedBytes
+    ) {
       out.truncated = true;
       stop = true;
       parser.abort(new Error('limit reached'));

@@ -37,7 +37,11 @@ export interface RunningVetted {
   adminToken(): Promise<string>;
   /** Adds an htpasswd user (not an admin) and returns a token. */
   userToken(name: string): Promise<string>;
-  api(pathname: string, init?: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API JSON of many shapes
+  api(
+    pathname: string,
+    init?: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any }>;
 }
 
 const live = new Set<ChildProcess>();
@@ -56,17 +60,31 @@ export async function startVetted(opts: StartVettedOptions): Promise<RunningVett
   writeFileSync(configFile, stringify(config));
 
   const url = `http://127.0.0.1:${port}`;
-  const args = [path.join(REPO_ROOT, 'bin', 'vetted.js'), 'serve', '--config', configFile, '--home', home, '--listen', `127.0.0.1:${port}`, '--upstream', opts.upstream];
+  const args = [
+    path.join(REPO_ROOT, 'bin', 'vetted.js'),
+    'serve',
+    '--config',
+    configFile,
+    '--home',
+    home,
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--upstream',
+    opts.upstream,
+  ];
   const child = spawn(process.execPath, args, { cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   const output = new OutputTail();
   child.stdout?.setEncoding('utf8').on('data', (s: string) => output.push(s));
   child.stderr?.setEncoding('utf8').on('data', (s: string) => output.push(s));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => (live.delete(child), resolve())));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => (live.delete(child), resolve())),
+  );
 
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`vetted exited with ${child.exitCode}:\n${output.text()}`);
+    if (child.exitCode !== null)
+      throw new Error(`vetted exited with ${child.exitCode}:\n${output.text()}`);
     try {
       const res = await fetch(`${url}/-/vetted/api/health`);
       if (res.ok) break;
@@ -87,7 +105,12 @@ export async function startVetted(opts: StartVettedOptions): Promise<RunningVett
     const res = await fetch(`${url}/-/vetted/api${pathname}`, {
       method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
       headers,
-      body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+      body:
+        init.body === undefined
+          ? undefined
+          : typeof init.body === 'string'
+            ? init.body
+            : JSON.stringify(init.body),
     });
     const text = await res.text();
     let body: unknown = text;
@@ -136,12 +159,19 @@ export async function startVetted(opts: StartVettedOptions): Promise<RunningVett
 }
 
 /** Polls `vetted status` through the API until `name@version` has a final status. */
-export async function waitForStatus(v: RunningVetted, name: string, version: string, timeoutMs = 60_000): Promise<any> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a record as JSON
+export async function waitForStatus(
+  v: RunningVetted,
+  name: string,
+  version: string,
+  timeoutMs = 60_000,
+): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await v.api(`/versions/${encodeURIComponent(name)}/${encodeURIComponent(version)}`);
     if (res.status === 200 && res.body.status !== 'pending') return res.body;
-    if (Date.now() > deadline) throw new Error(`${name}@${version} still has no verdict: ${JSON.stringify(res.body)}`);
+    if (Date.now() > deadline)
+      throw new Error(`${name}@${version} still has no verdict: ${JSON.stringify(res.body)}`);
     await delay(200);
   }
 }

@@ -23,10 +23,14 @@ async function slowProxy(target: string, delayMs: number): Promise<{ url: string
   const port = await freePort();
   const server = http.createServer((req, res) => {
     setTimeout(() => {
-      const upstream = http.request(new URL(req.url ?? '/', target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
+      const upstream = http.request(
+        new URL(req.url ?? '/', target),
+        { method: req.method, headers: { ...req.headers, host: new URL(target).host } },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
       upstream.on('error', () => res.destroy());
       req.pipe(upstream);
     }, delayMs);
@@ -45,13 +49,20 @@ describe('vetted killed with SIGKILL while jobs run', { timeout: 300_000 }, () =
     work = mkdtempSync(path.join(tmpdir(), 'vetted-crash-'));
     upstream = await startVerdaccio({});
     const token = await createUser(upstream.url, 'alice', 'alice-password');
-    const dir = await createGitPackage(path.join(work, 'src'), { name: 'vt-many', version: VERSIONS[0] as string });
+    const dir = await createGitPackage(path.join(work, 'src'), {
+      name: 'vt-many',
+      version: VERSIONS[0] as string,
+    });
     await publishPackage(dir, upstream.url, token);
     for (const v of VERSIONS.slice(1)) {
       await bumpVersion(dir, v, { [`v${v}.js`]: `module.exports = '${v}';\n` });
       await publishPackage(dir, upstream.url, token);
     }
-    await publishPackage(await createGitPackage(path.join(work, 'src'), { name: 'vt-keep', version: '1.0.0' }), upstream.url, token);
+    await publishPackage(
+      await createGitPackage(path.join(work, 'src'), { name: 'vt-keep', version: '1.0.0' }),
+      upstream.url,
+      token,
+    );
     proxy = await slowProxy(upstream.url, 150);
   });
 
@@ -71,10 +82,16 @@ describe('vetted killed with SIGKILL while jobs run', { timeout: 300_000 }, () =
     // a decision made before any kill
     await vetted.api('/verify', { token: admin, body: { specs: ['vt-keep@1.0.0'] } });
     assert.equal((await waitForStatus(vetted, 'vt-keep', '1.0.0')).status, 'verified');
-    const denied = await vetted.api('/versions/vt-keep/1.0.0/deny', { token: admin, body: { reason: 'decided before the crash' } });
+    const denied = await vetted.api('/versions/vt-keep/1.0.0/deny', {
+      token: admin,
+      body: { reason: 'decided before the crash' },
+    });
     assert.equal(denied.status, 200);
 
-    const queued = await vetted.api('/verify', { token: admin, body: { specs: VERSIONS.map((v) => `vt-many@${v}`) } });
+    const queued = await vetted.api('/verify', {
+      token: admin,
+      body: { specs: VERSIONS.map((v) => `vt-many@${v}`) },
+    });
     assert.equal(queued.status, 200);
     assert.ok(queued.body.results.every((r: { queued: boolean }) => r.queued));
 
@@ -90,17 +107,30 @@ describe('vetted killed with SIGKILL while jobs run', { timeout: 300_000 }, () =
     }
     admin = await vetted.adminToken();
     for (const v of VERSIONS) {
-      assert.equal((await waitForStatus(vetted, 'vt-many', v, 90_000)).status, 'verified', `vt-many@${v}`);
+      assert.equal(
+        (await waitForStatus(vetted, 'vt-many', v, 90_000)).status,
+        'verified',
+        `vt-many@${v}`,
+      );
     }
     assert.equal(kills, 4);
-    assert.ok((openAtKill[0] ?? 0) > 0, `jobs were open at the first kill: ${openAtKill.join(',')}`);
+    assert.ok(
+      (openAtKill[0] ?? 0) > 0,
+      `jobs were open at the first kill: ${openAtKill.join(',')}`,
+    );
     const keep = (await vetted.api('/versions/vt-keep/1.0.0')).body;
     assert.equal(keep.status, 'denied');
     assert.equal(keep.reason, 'decided before the crash');
 
-    const entries = (await vetted.api('/audit?limit=10000')).body.entries as Array<{ action: string; name: string; version: string }>;
+    const entries = (await vetted.api('/audit?limit=10000')).body.entries as Array<{
+      action: string;
+      name: string;
+      version: string;
+    }>;
     for (const v of VERSIONS) {
-      const verdicts = entries.filter((e) => e.action === 'verdict' && e.name === 'vt-many' && e.version === v);
+      const verdicts = entries.filter(
+        (e) => e.action === 'verdict' && e.name === 'vt-many' && e.version === v,
+      );
       assert.equal(verdicts.length, 1, `one verdict for vt-many@${v}`);
     }
     const chain = (await vetted.api('/audit/verify')).body;

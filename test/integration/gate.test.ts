@@ -24,13 +24,18 @@ const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'vetted.js');
 
 function project(registry: string): { dir: string; env: NodeJS.ProcessEnv } {
   const dir = mkdtempSync(path.join(tmpdir(), 'vetted-project-'));
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', private: true }));
+  writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'p', version: '1.0.0', private: true }),
+  );
   return { dir, env: npmEnv(registry).env };
 }
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -50,10 +55,26 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
     const token = await createUser(upstream.url, 'alice', 'alice-password');
     const publish = async (spec: Parameters<typeof createGitPackage>[1]) =>
       publishPackage(await createGitPackage(path.join(work, 'src'), spec), upstream.url, token);
-    await publish({ name: 'vt-clean', version: '1.0.0', files: { 'index.js': 'module.exports = 1;\n' } });
-    await publish({ name: '@vt/scoped', version: '1.0.0', packageJson: { dependencies: { 'vt-clean': '^1.0.0' } } });
-    await publish({ name: 'vt-script', version: '1.0.0', packageJson: { scripts: { postinstall: 'node -e "1"' } } });
-    await publish({ name: '@vt/held', version: '1.0.0', packageJson: { scripts: { install: 'node-gyp rebuild' } } });
+    await publish({
+      name: 'vt-clean',
+      version: '1.0.0',
+      files: { 'index.js': 'module.exports = 1;\n' },
+    });
+    await publish({
+      name: '@vt/scoped',
+      version: '1.0.0',
+      packageJson: { dependencies: { 'vt-clean': '^1.0.0' } },
+    });
+    await publish({
+      name: 'vt-script',
+      version: '1.0.0',
+      packageJson: { scripts: { postinstall: 'node -e "1"' } },
+    });
+    await publish({
+      name: '@vt/held',
+      version: '1.0.0',
+      packageJson: { scripts: { install: 'node-gyp rebuild' } },
+    });
     await publish({ name: 'vt-tampered', version: '1.0.0' });
     await tamperUpstreamTarball(upstream.storage, 'vt-tampered', '1.0.0');
     vetted = await startVetted({ upstream: upstream.url, options: { waitForVerdict: 20 } });
@@ -71,12 +92,22 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
       const p = project(`${vetted.url}/`);
       const res = await runNpm(['install', '@vt/scoped'], { cwd: p.dir, env: p.env });
       assert.equal(res.code, 0, res.stderr);
-      assert.equal(JSON.parse(readFileSync(path.join(p.dir, 'node_modules/vt-clean/package.json'), 'utf8')).version, '1.0.0');
-      for (const [name, version] of [['@vt/scoped', '1.0.0'], ['vt-clean', '1.0.0']] as const) {
+      assert.equal(
+        JSON.parse(readFileSync(path.join(p.dir, 'node_modules/vt-clean/package.json'), 'utf8'))
+          .version,
+        '1.0.0',
+      );
+      for (const [name, version] of [
+        ['@vt/scoped', '1.0.0'],
+        ['vt-clean', '1.0.0'],
+      ] as const) {
         const record = await waitForStatus(vetted, name, version);
         assert.equal(record.status, 'verified');
         assert.equal(record.signature.verified, true);
-        assert.deepEqual(record.layers.map((l: { layer: string; outcome: string }) => `${l.layer}:${l.outcome}`), ['integrity:pass', 'static:pass']);
+        assert.deepEqual(
+          record.layers.map((l: { layer: string; outcome: string }) => `${l.layer}:${l.outcome}`),
+          ['integrity:pass', 'static:pass'],
+        );
       }
     });
 
@@ -89,10 +120,20 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
     });
 
     it('reports it with `vetted status --json`, exit 0', async () => {
-      const res = await cli(['status', 'vt-clean@1.0.0', '@vt/scoped@^1', '--json', '--url', vetted.url]);
+      const res = await cli([
+        'status',
+        'vt-clean@1.0.0',
+        '@vt/scoped@^1',
+        '--json',
+        '--url',
+        vetted.url,
+      ]);
       assert.equal(res.code, 0, res.stderr);
       const rows = JSON.parse(res.stdout);
-      assert.deepEqual(rows.map((r: { name: string; status: string }) => `${r.name} ${r.status}`), ['vt-clean verified', '@vt/scoped verified']);
+      assert.deepEqual(
+        rows.map((r: { name: string; status: string }) => `${r.name} ${r.status}`),
+        ['vt-clean verified', '@vt/scoped verified'],
+      );
     });
   });
 
@@ -124,7 +165,12 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
       it(`answers 403 with the reason on ${form}`, async () => {
         const res = await fetch(`${vetted.url}${form}`);
         assert.equal(res.status, 403);
-        const body = (await res.json()) as { status: string; reasons: string[]; report: string; error: string };
+        const body = (await res.json()) as {
+          status: string;
+          reasons: string[];
+          report: string;
+          error: string;
+        };
         assert.equal(body.status, 'held');
         assert.match(body.reasons.join(), /INSTALL_SCRIPT/);
         assert.match(res.headers.get('npm-notice') ?? '', /held: INSTALL_SCRIPT/);
@@ -140,7 +186,10 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
     });
 
     it('lets an admin approve it, after which npm installs it', async () => {
-      const res = await cli(['approve', 'vt-script@1.0.0', '--reason', 'postinstall reviewed'], { VETTED_URL: vetted.url, VETTED_TOKEN: admin });
+      const res = await cli(['approve', 'vt-script@1.0.0', '--reason', 'postinstall reviewed'], {
+        VETTED_URL: vetted.url,
+        VETTED_TOKEN: admin,
+      });
       assert.equal(res.code, 0, res.stderr + res.stdout);
       const p = project(`${vetted.url}/`);
       const install = await runNpm(['install', 'vt-script@1.0.0'], { cwd: p.dir, env: p.env });
@@ -148,11 +197,17 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
     });
 
     it('blocks the next request at once after a revoke', async () => {
-      const res = await vetted.api('/versions/vt-script/1.0.0/revoke', { token: admin, body: { reason: 'maintainer compromised' } });
+      const res = await vetted.api('/versions/vt-script/1.0.0/revoke', {
+        token: admin,
+        body: { reason: 'maintainer compromised' },
+      });
       assert.equal(res.status, 200);
       const tarball = await fetch(`${vetted.url}/vt-script/-/vt-script-1.0.0.tgz`);
       assert.equal(tarball.status, 403);
-      assert.match(tarball.headers.get('npm-notice') ?? '', /revoked: admin: maintainer compromised/);
+      assert.match(
+        tarball.headers.get('npm-notice') ?? '',
+        /revoked: admin: maintainer compromised/,
+      );
     });
 
     it('refuses decisions from anonymous and non-admin users and cross-site requests', async () => {
@@ -162,9 +217,17 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
       const asBob = await vetted.api('/versions/@vt%2fheld/1.0.0/approve', { token: bob, body });
       assert.equal(asBob.status, 403);
       assert.equal(asBob.body.code, 'FORBIDDEN');
-      const forged = await vetted.api('/versions/@vt%2fheld/1.0.0/approve', { token: admin, body, headers: { origin: 'https://evil.example' } });
+      const forged = await vetted.api('/versions/@vt%2fheld/1.0.0/approve', {
+        token: admin,
+        body,
+        headers: { origin: 'https://evil.example' },
+      });
       assert.equal(forged.status, 403);
-      const form = await vetted.api('/versions/@vt%2fheld/1.0.0/approve', { token: admin, body: 'reason=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const form = await vetted.api('/versions/@vt%2fheld/1.0.0/approve', {
+        token: admin,
+        body: 'reason=x',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       assert.equal(form.status, 400);
       assert.equal((await vetted.api('/versions/@vt%2fheld/1.0.0')).body.status, 'held');
     });
@@ -203,10 +266,17 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
       const bytes = readFileSync(info.path);
       bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
       writeFileSync(info.path, bytes);
-      const res = await fetch(`${vetted.url}/vt-clean/-/vt-clean-1.0.0.tgz`).catch((err: Error) => err);
+      const res = await fetch(`${vetted.url}/vt-clean/-/vt-clean-1.0.0.tgz`).catch(
+        (err: Error) => err,
+      );
       // either an error status, or a 200 whose stream is cut before the last chunk
-      const body = res instanceof Error ? undefined : await res.arrayBuffer().catch(() => undefined);
-      const served = !(res instanceof Error) && res.status === 200 && body !== undefined && body.byteLength === bytes.length;
+      const body =
+        res instanceof Error ? undefined : await res.arrayBuffer().catch(() => undefined);
+      const served =
+        !(res instanceof Error) &&
+        res.status === 200 &&
+        body !== undefined &&
+        body.byteLength === bytes.length;
       assert.equal(served, false, 'edited bytes were served whole');
       await new Promise((r) => setTimeout(r, 100));
       assert.match(vetted.output.text(), /STORE ALERT/);
@@ -227,7 +297,12 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
       assert.equal(audit.code, 2);
       assert.equal(JSON.parse(audit.stdout).firstBroken.seq, 3);
 
-      vetted = await startVetted({ upstream: upstream.url, home: vetted.home, port: vetted.port, options: { waitForVerdict: 20 } });
+      vetted = await startVetted({
+        upstream: upstream.url,
+        home: vetted.home,
+        port: vetted.port,
+        options: { waitForVerdict: 20 },
+      });
       const res = await fetch(`${vetted.url}/vt-tampered/-/vt-tampered-1.0.0.tgz`);
       assert.equal(res.status, 403);
       assert.match(vetted.output.text(), /fails its signature/);

@@ -15,7 +15,10 @@ import type { RunningVetted } from '../helpers/vetted';
 
 function emptyProject(registry: string) {
   const dir = mkdtempSync(path.join(tmpdir(), 'vetted-e2e-'));
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'e2e', version: '1.0.0', private: true }));
+  writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'e2e', version: '1.0.0', private: true }),
+  );
   writeFileSync(path.join(dir, '.npmrc'), `registry=${registry}\n`);
   return { dir, env: npmEnv(registry).env };
 }
@@ -25,7 +28,9 @@ describe('express@4.18.2 from the real registry through vetted', { timeout: 600_
   const dirs: string[] = [];
 
   before(async () => {
-    const upstream = execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim();
+    const upstream = execFileSync('npm', ['config', 'get', 'registry'], {
+      encoding: 'utf8',
+    }).trim();
     vetted = await startVetted({ upstream });
   });
   after(async () => {
@@ -36,9 +41,17 @@ describe('express@4.18.2 from the real registry through vetted', { timeout: 600_
   it('installs the full tree, each package with a signed record', async () => {
     const p = emptyProject(`${vetted.url}/`);
     dirs.push(p.dir);
-    let res = await runNpm(['install', 'express@4.18.2'], { cwd: p.dir, env: p.env, timeoutMs: 300_000 });
+    let res = await runNpm(['install', 'express@4.18.2'], {
+      cwd: p.dir,
+      env: p.env,
+      timeoutMs: 300_000,
+    });
     for (let attempt = 1; res.code !== 0 && attempt < 3; attempt++) {
-      res = await runNpm(['install', 'express@4.18.2'], { cwd: p.dir, env: p.env, timeoutMs: 300_000 });
+      res = await runNpm(['install', 'express@4.18.2'], {
+        cwd: p.dir,
+        env: p.env,
+        timeoutMs: 300_000,
+      });
     }
     assert.equal(res.code, 0, res.stderr);
 
@@ -47,24 +60,36 @@ describe('express@4.18.2 from the real registry through vetted', { timeout: 600_
     };
     const specs = Object.entries(lock.packages)
       .filter(([where]) => where.startsWith('node_modules/'))
-      .map(([where, meta]) => `${meta.name ?? where.slice(where.lastIndexOf('node_modules/') + 13)}@${meta.version}`);
+      .map(
+        ([where, meta]) =>
+          `${meta.name ?? where.slice(where.lastIndexOf('node_modules/') + 13)}@${meta.version}`,
+      );
     assert.ok(specs.length > 50, `express's tree has ${specs.length} packages`);
     const status = await vetted.api('/status', { body: { specs } });
     assert.equal(status.status, 200);
-    const notAdmitted = status.body.results.filter((r: { status: string }) => r.status !== 'verified');
+    const notAdmitted = status.body.results.filter(
+      (r: { status: string }) => r.status !== 'verified',
+    );
     assert.deepEqual(notAdmitted, []);
 
     const express = (await vetted.api('/versions/express/4.18.2')).body;
     assert.equal(express.status, 'verified');
     assert.equal(express.signature.verified, true);
-    assert.deepEqual(express.layers.map((l: { layer: string }) => l.layer), ['integrity', 'static']);
+    assert.deepEqual(
+      express.layers.map((l: { layer: string }) => l.layer),
+      ['integrity', 'static'],
+    );
   });
 
   it('verifies nothing again for a second project', async () => {
     const before = (await vetted.api('/audit?limit=10000')).body.entries.length;
     const p = emptyProject(`${vetted.url}/`);
     dirs.push(p.dir);
-    const res = await runNpm(['install', 'express@4.18.2'], { cwd: p.dir, env: p.env, timeoutMs: 300_000 });
+    const res = await runNpm(['install', 'express@4.18.2'], {
+      cwd: p.dir,
+      env: p.env,
+      timeoutMs: 300_000,
+    });
     assert.equal(res.code, 0, res.stderr);
     assert.equal((await vetted.api('/audit?limit=10000')).body.entries.length, before);
     assert.equal((await vetted.api('/queue')).body.depth.queued, 0);

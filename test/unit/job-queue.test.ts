@@ -16,15 +16,32 @@ async function openAll(dir: string, process: ProcessJobFn, workers = 1) {
   const index = await VerifiedIndex.open(subs, loadOrCreateSigner(join(dir, 'keys')));
   const giveUp = (job: Job): JobOutcome => ({
     record: { ...sampleRecord(job.name, job.version, 'held'), reasons: ['gave up'] },
-    audit: { action: 'verdict', actor: { kind: 'policy', name: 't' }, name: job.name, version: job.version, status: 'held' },
+    audit: {
+      action: 'verdict',
+      actor: { kind: 'policy', name: 't' },
+      name: job.name,
+      version: job.version,
+      status: 'held',
+    },
   });
-  const queue = await JobQueue.open(subs, index, process, giveUp, { workers, jobTimeoutMs: 2000, maxAttempts: 2, retryDelayMs: 10 });
+  const queue = await JobQueue.open(subs, index, process, giveUp, {
+    workers,
+    jobTimeoutMs: 2000,
+    maxAttempts: 2,
+    retryDelayMs: 10,
+  });
   return { subs, index, queue };
 }
 
 const verdict = (job: Job): JobOutcome => ({
   record: sampleRecord(job.name, job.version),
-  audit: { action: 'verdict', actor: { kind: 'policy', name: 't' }, name: job.name, version: job.version, status: 'verified' },
+  audit: {
+    action: 'verdict',
+    actor: { kind: 'policy', name: 't' },
+    name: job.name,
+    version: job.version,
+    status: 'verified',
+  },
 });
 
 describe('JobQueue', () => {
@@ -97,10 +114,20 @@ describe('JobQueue time limit', () => {
     const index = await VerifiedIndex.open(subs, loadOrCreateSigner(join(dir, 'keys')));
     const giveUp = (job: Job, err: unknown): JobOutcome => ({
       record: { ...sampleRecord(job.name, job.version, 'held'), reasons: [String(err)] },
-      audit: { action: 'verdict', actor: { kind: 'policy', name: 't' }, name: job.name, version: job.version, status: 'held' },
+      audit: {
+        action: 'verdict',
+        actor: { kind: 'policy', name: 't' },
+        name: job.name,
+        version: job.version,
+        status: 'held',
+      },
     });
     const never = () => new Promise<JobOutcome>(() => {});
-    const queue = await JobQueue.open(subs, index, never, giveUp, { workers: 1, jobTimeoutMs: 100, maxAttempts: 1 });
+    const queue = await JobQueue.open(subs, index, never, giveUp, {
+      workers: 1,
+      jobTimeoutMs: 100,
+      maxAttempts: 1,
+    });
     queue.start();
     await queue.enqueue('slow', '1.0.0', 'install');
     const record = await queue.waitFor('slow', '1.0.0', 5000);

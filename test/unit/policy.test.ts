@@ -7,7 +7,12 @@ import { decide, loadPolicy } from '../../src/policy/policy';
 import type { LayerResult, Finding } from '../../src/types';
 import { isVettedError } from '../../src/errors';
 
-const layer = (name: string, outcome: LayerResult['outcome'], findings: Finding[] = [], reason?: string): LayerResult => ({
+const layer = (
+  name: string,
+  outcome: LayerResult['outcome'],
+  findings: Finding[] = [],
+  reason?: string,
+): LayerResult => ({
   layer: name,
   outcome,
   findings,
@@ -15,22 +20,34 @@ const layer = (name: string, outcome: LayerResult['outcome'], findings: Finding[
   durationMs: 1,
   ...(reason ? { reason } : {}),
 });
-const finding = (code: string, severity: Finding['severity'] = 'high'): Finding => ({ code, severity, message: code.toLowerCase() });
+const finding = (code: string, severity: Finding['severity'] = 'high'): Finding => ({
+  code,
+  severity,
+  message: code.toLowerCase(),
+});
 
 describe('decide', () => {
   for (const preset of ['standard', 'strict'] as const) {
     describe(`with the ${preset} preset`, () => {
       const policy = loadPolicy(preset);
       it('verifies a version whose layers all pass', () => {
-        assert.equal(decide(policy, [layer('integrity', 'pass'), layer('static', 'pass')]).status, 'verified');
+        assert.equal(
+          decide(policy, [layer('integrity', 'pass'), layer('static', 'pass')]).status,
+          'verified',
+        );
       });
       it('rejects an integrity mismatch', () => {
-        const d = decide(policy, [layer('integrity', 'fail', [finding('INTEGRITY_MISMATCH', 'critical')])]);
+        const d = decide(policy, [
+          layer('integrity', 'fail', [finding('INTEGRITY_MISMATCH', 'critical')]),
+        ]);
         assert.equal(d.status, 'rejected');
         assert.match(d.reasons[0] ?? '', /INTEGRITY_MISMATCH/);
       });
       it('holds install-time code until the behaviour layer exists', () => {
-        const d = decide(policy, [layer('integrity', 'pass'), layer('static', 'warn', [finding('INSTALL_SCRIPT')])]);
+        const d = decide(policy, [
+          layer('integrity', 'pass'),
+          layer('static', 'warn', [finding('INSTALL_SCRIPT')]),
+        ]);
         assert.equal(d.status, 'held');
       });
       it('holds when a required layer did not run', () => {
@@ -39,13 +56,20 @@ describe('decide', () => {
         assert.match(d.reasons.join(), /static layer did not run/);
       });
       it('holds a layer that broke', () => {
-        assert.equal(decide(policy, [layer('integrity', 'pass'), layer('static', 'error', [], 'boom')]).status, 'held');
+        assert.equal(
+          decide(policy, [layer('integrity', 'pass'), layer('static', 'error', [], 'boom')]).status,
+          'held',
+        );
       });
     });
   }
 
   it('admits an unavailable layer with a warning under standard, holds it under strict', () => {
-    const results = [layer('integrity', 'pass'), layer('static', 'pass'), layer('source', 'unavailable', [], 'repository unreachable')];
+    const results = [
+      layer('integrity', 'pass'),
+      layer('static', 'pass'),
+      layer('source', 'unavailable', [], 'repository unreachable'),
+    ];
     const standard = decide(loadPolicy('standard'), results);
     assert.equal(standard.status, 'verified');
     assert.match(standard.warnings.join(), /repository unreachable/);
@@ -53,7 +77,10 @@ describe('decide', () => {
   });
 
   it('warns on bundled binaries under standard and holds them under strict', () => {
-    const results = [layer('integrity', 'pass'), layer('static', 'warn', [finding('BUNDLED_BINARY', 'medium')])];
+    const results = [
+      layer('integrity', 'pass'),
+      layer('static', 'warn', [finding('BUNDLED_BINARY', 'medium')]),
+    ];
     assert.equal(decide(loadPolicy('standard'), results).status, 'verified');
     assert.equal(decide(loadPolicy('strict'), results).status, 'held');
   });
@@ -72,7 +99,10 @@ describe('loadPolicy', () => {
   it('names the field that is wrong', () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'unavailable: maybe\n');
-    assert.throws(() => loadPolicy(file), (err) => isVettedError(err, 'POLICY_INVALID') && /unavailable/.test(err.message));
+    assert.throws(
+      () => loadPolicy(file),
+      (err) => isVettedError(err, 'POLICY_INVALID') && /unavailable/.test(err.message),
+    );
   });
   it('refuses unknown fields', () => {
     const file = join(dir, 'extra.yaml');

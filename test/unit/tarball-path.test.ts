@@ -31,7 +31,14 @@ describe('parseTarballPath', () => {
   });
 
   describe('when the path is not a tarball route', () => {
-    for (const url of ['/express', '/@acme%2ftiny-b', '/-/ping', '/-/vetted/api/health', '/express/4.18.2', '/-/package/x/dist-tags']) {
+    for (const url of [
+      '/express',
+      '/@acme%2ftiny-b',
+      '/-/ping',
+      '/-/vetted/api/health',
+      '/express/4.18.2',
+      '/-/package/x/dist-tags',
+    ]) {
       it(`leaves ${url} to Verdaccio`, () => assert.equal(parseTarballPath(url).kind, 'other'));
     }
   });
@@ -59,7 +66,26 @@ describe('parseTarballPath', () => {
       });
     }
     it('never throws on generated input', () => {
-      const alphabet = ['/', '-', '%', '2', 'f', 'F', '4', '0', '@', '.', 'a', 'tgz', '%2e', '%00', '\u0430', '__proto__', '?', '#'];
+      const alphabet = [
+        '/',
+        '-',
+        '%',
+        '2',
+        'f',
+        'F',
+        '4',
+        '0',
+        '@',
+        '.',
+        'a',
+        'tgz',
+        '%2e',
+        '%00',
+        '\u0430',
+        '__proto__',
+        '?',
+        '#',
+      ];
       let seed = 7;
       const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
       for (let i = 0; i < 5000; i++) {

@@ -10,7 +10,11 @@ import { VerifiedIndex } from '../../src/index/verified-index';
 import type { AuditEntry, SignedRecord, VersionRecord } from '../../src/types';
 import { isVettedError } from '../../src/errors';
 
-export function sampleRecord(name: string, version: string, status: VersionRecord['status'] = 'verified'): VersionRecord {
+export function sampleRecord(
+  name: string,
+  version: string,
+  status: VersionRecord['status'] = 'verified',
+): VersionRecord {
   return {
     name,
     version,
@@ -18,7 +22,15 @@ export function sampleRecord(name: string, version: string, status: VersionRecor
     integrity: 'sha512-AAAA',
     storedIntegrity: 'sha512-AAAA',
     size: 10,
-    layers: [{ layer: 'integrity', outcome: 'pass', findings: [], startedAt: new Date(0).toISOString(), durationMs: 1 }],
+    layers: [
+      {
+        layer: 'integrity',
+        outcome: 'pass',
+        findings: [],
+        startedAt: new Date(0).toISOString(),
+        durationMs: 1,
+      },
+    ],
     reasons: [],
     warnings: [],
     decidedBy: { kind: 'policy', name: 'standard' },
@@ -35,7 +47,9 @@ describe('VerifiedIndex', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vetted-index-'));
     subs = await openDatabase(join(dir, 'index'));
-    index = await VerifiedIndex.open(subs, loadOrCreateSigner(join(dir, 'keys')), { onTampered: (k) => tampered.push(k) });
+    index = await VerifiedIndex.open(subs, loadOrCreateSigner(join(dir, 'keys')), {
+      onTampered: (k) => tampered.push(k),
+    });
   });
   after(async () => {
     await subs.db.close();
@@ -43,14 +57,26 @@ describe('VerifiedIndex', () => {
   });
 
   it('returns a record it stored, signed', async () => {
-    await index.decide(sampleRecord('a', '1.0.0'), { action: 'verdict', actor: { kind: 'policy', name: 'standard' }, name: 'a', version: '1.0.0', status: 'verified' });
+    await index.decide(sampleRecord('a', '1.0.0'), {
+      action: 'verdict',
+      actor: { kind: 'policy', name: 'standard' },
+      name: 'a',
+      version: '1.0.0',
+      status: 'verified',
+    });
     assert.equal((await index.get('a', '1.0.0'))?.status, 'verified');
     const signed = await index.getSigned('a', '1.0.0');
     assert.equal(signed?.keyId, index.signer.keyId);
   });
 
   it('treats an edited record as absent', async () => {
-    await index.decide(sampleRecord('b', '1.0.0', 'rejected'), { action: 'verdict', actor: { kind: 'policy', name: 'standard' }, name: 'b', version: '1.0.0', status: 'rejected' });
+    await index.decide(sampleRecord('b', '1.0.0', 'rejected'), {
+      action: 'verdict',
+      actor: { kind: 'policy', name: 'standard' },
+      name: 'b',
+      version: '1.0.0',
+      status: 'rejected',
+    });
     const stored = (await subs.records.get('b@1.0.0')) as SignedRecord;
     stored.record.status = 'verified';
     await subs.records.put('b@1.0.0', stored);
@@ -67,7 +93,12 @@ describe('VerifiedIndex', () => {
 
   it('keeps an audit chain that verifies, and names the first edited entry', async () => {
     for (let i = 0; i < 5; i++) {
-      await index.appendAudit({ action: 'alert', actor: { kind: 'policy', name: 't' }, name: 'c', version: `1.0.${i}` });
+      await index.appendAudit({
+        action: 'alert',
+        actor: { kind: 'policy', name: 't' },
+        name: 'c',
+        version: `1.0.${i}`,
+      });
     }
     const good = await index.verifyAudit();
     assert.equal(good.ok, true);
@@ -89,6 +120,8 @@ describe('VerifiedIndex', () => {
   });
 
   it('refuses a second process-local open with INDEX_LOCKED', async () => {
-    await assert.rejects(openDatabase(join(dir, 'index')), (err) => isVettedError(err, 'INDEX_LOCKED'));
+    await assert.rejects(openDatabase(join(dir, 'index')), (err) =>
+      isVettedError(err, 'INDEX_LOCKED'),
+    );
   });
 });

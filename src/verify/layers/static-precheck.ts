@@ -72,7 +72,8 @@ export const staticPrecheck: Layer = {
         });
       }
     }
-    const hasInstall = typeof scripts.install === 'string' || typeof scripts.preinstall === 'string';
+    const hasInstall =
+      typeof scripts.install === 'string' || typeof scripts.preinstall === 'string';
     if (files.has('binding.gyp') && !hasInstall) {
       findings.push({
         code: 'NATIVE_BUILD',
@@ -92,7 +93,11 @@ export const staticPrecheck: Layer = {
           .map((e) => normalise(e.path))
           .join(', ')}`,
         evidence: {
-          files: binaries.map((e) => ({ path: normalise(e.path), kind: binaryKind(e), size: e.size })),
+          files: binaries.map((e) => ({
+            path: normalise(e.path),
+            kind: binaryKind(e),
+            size: e.size,
+          })),
         },
       });
     }
