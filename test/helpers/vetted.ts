@@ -14,6 +14,10 @@ import { freePort } from './ports';
 import { OutputTail, createUser } from './verdaccio';
 import { addHtpasswdUser } from '../../src/auth/htpasswd';
 
+/** API answers as tests read them: JSON of many shapes. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 export interface StartVettedOptions {
@@ -37,11 +41,10 @@ export interface RunningVetted {
   adminToken(): Promise<string>;
   /** Adds an htpasswd user (not an admin) and returns a token. */
   userToken(name: string): Promise<string>;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API JSON of many shapes
   api(
     pathname: string,
     init?: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> },
-  ): Promise<{ status: number; body: any }>;
+  ): Promise<{ status: number; body: Json }>;
 }
 
 const live = new Set<ChildProcess>();
@@ -159,13 +162,12 @@ export async function startVetted(opts: StartVettedOptions): Promise<RunningVett
 }
 
 /** Polls `vetted status` through the API until `name@version` has a final status. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a record as JSON
 export async function waitForStatus(
   v: RunningVetted,
   name: string,
   version: string,
   timeoutMs = 60_000,
-): Promise<any> {
+): Promise<Json> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await v.api(`/versions/${encodeURIComponent(name)}/${encodeURIComponent(version)}`);
