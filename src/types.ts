@@ -72,6 +72,11 @@ export interface VersionRecord {
   verifiedAt?: string;
   /** Status the policy reached, kept when an admin overrides it. */
   policyStatus?: Status;
+  /**
+   * The audit entry written with this record. Signed with it, and checked against the newest
+   * entry for the key, so an older record put back in place does not count.
+   */
+  auditSeq?: number;
 }
 
 /** A stored record with its Ed25519 signature over the canonical JSON of `record`. */
@@ -108,6 +113,8 @@ export interface Job {
   attempts: number;
   /** Ordering key inside the queue sublevel: priority, then arrival. */
   key: string;
+  /** Attempts that failed because the upstream could not be reached (never given up on). */
+  outages?: number;
   /** Not to be run before this time (after a failed attempt). */
   notBefore?: string;
   lastError?: string;

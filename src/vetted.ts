@@ -14,11 +14,14 @@ import { createTarballStore } from './store/tarball-store';
 import type { TarballStore } from './store/tarball-store';
 import { createUpstream } from './registry/upstream';
 import type { Upstream } from './registry/upstream';
+import { createVersionCheck } from './registry/version-check';
+import type { VersionExistsFn } from './registry/version-check';
 import { loadPolicy } from './policy/policy';
 import type { Policy } from './policy/schema';
 import { createEngine } from './verify/engine';
 import type { VettedOptions } from './config/options';
 import type { Logger } from './log/logger';
+import { installProcLogBridge } from './log/proc-log-bridge';
 import type { VersionRecord } from './types';
 
 export interface Vetted {
@@ -28,11 +31,23 @@ export interface Vetted {
   store: TarballStore;
   upstream: Upstream;
   policy: Policy;
+  /** Whether the upstream has `name@version`; undefined when it cannot be asked. */
+  versionExists: VersionExistsFn;
   startedAt: Date;
   close(): Promise<void>;
 }
 
 const instances = new Set<Vetted>();
+let mounted = false;
+
+/** Called by the plugin when Verdaccio mounts it; `vetted serve` refuses to listen otherwise. */
+export function markMounted(): void {
+  mounted = true;
+}
+
+export function isMounted(): boolean {
+  return mounted;
+}
 
 /** Remembers a running engine so the process can close it on shutdown. */
 export function registerInstance(vetted: Vetted): void {
@@ -58,6 +73,7 @@ export function homePaths(home: string) {
 
 export async function createVetted(options: VettedOptions, logger: Logger): Promise<Vetted> {
   const paths = homePaths(options.home);
+  installProcLogBridge(logger);
   mkdirSync(options.home, { recursive: true, mode: 0o700 });
   const policy = loadPolicy(options.policy);
   const signer = loadOrCreateSigner(paths.keys);
@@ -91,6 +107,7 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     store,
     upstream,
     policy,
+    versionExists: createVersionCheck(upstream),
     startedAt: new Date(),
     async close() {
       await queue.stop();

@@ -9,7 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { parseOptions } from '../../src/config/options';
 import type { VettedOptions } from '../../src/config/options';
-import { createVetted, registerInstance } from '../../src/vetted';
+import { createVetted, markMounted, registerInstance } from '../../src/vetted';
+import { redactUrl } from '../../src/log/redact';
 import type { Vetted } from '../../src/vetted';
 import { createGate, sendJson } from '../../src/gate/gate';
 import { createAdminApp } from '../../src/admin/app';
@@ -36,9 +37,15 @@ type ExpressLike = { use(fn: Handler): void; _router?: { stack: unknown[] } };
 
 const MAX_ADMIN_BODY = 1024 * 1024;
 
+type AllowAccess = (
+  pkg: { packageName: string; packageVersion?: string },
+  user: unknown,
+  callback: (err: { status?: number; message?: string } | null, allowed?: boolean) => void,
+) => void;
+
 export default class VettedMiddleware {
   readonly #logger: Logger;
-  readonly #options: VettedOptions;
+  readonly #options: VettedOptions | undefined;
   readonly #publicReads: boolean;
   #vetted: Vetted | undefined;
   #failure = 'starting';
@@ -48,51 +55,52 @@ export default class VettedMiddleware {
     this.#logger = childLogger(plugin.logger, { component: 'vetted' });
     const configFile = config.self_path ?? config.configPath ?? `${process.cwd()}/config.yaml`;
     const uplinkUrl = Object.values(config.uplinks ?? {})[0]?.url;
-    // parsed here so a bad option stops Verdaccio at start, not at the first request
-    this.#options = parseOptions(config.middlewares?.vetted, {
-      configDir: dirname(configFile),
-      storage: config.storage,
-      uplinkUrl,
-    });
+    // Verdaccio skips a plugin whose constructor throws and serves everything unchecked, so a
+    // bad option must not throw here: it is kept, and every tarball then answers 503.
+    try {
+      this.#options = parseOptions(config.middlewares?.vetted, {
+        configDir: dirname(configFile),
+        storage: config.storage,
+        uplinkUrl,
+      });
+    } catch (err) {
+      this.#failure = `vetted is misconfigured: ${errorMessage(err)}`;
+      this.#logger.error({ err: this.#failure }, '@{err}; every tarball answers 503');
+    }
     const access = config.packages?.['**']?.access ?? '$all';
     const accessList = Array.isArray(access) ? access : String(access).split(/\s+/);
     this.#publicReads = accessList.includes('$all') || accessList.includes('$anonymous');
   }
 
-  register_middlewares(app: ExpressLike): void {
+  register_middlewares(app: ExpressLike, auth: { allow_access: AllowAccess }): void {
+    markMounted();
     const logger = this.#logger;
-    createVetted(this.#options, logger).then(
-      (vetted) => {
-        this.#vetted = vetted;
-        registerInstance(vetted);
-        logger.info(
-          {
-            home: this.#options.home,
-            upstream: this.#options.upstream,
-            policy: vetted.policy.source,
-            workers: this.#options.workers,
-          },
-          'vetted ready: home @{home}, upstream @{upstream}, policy @{policy}, @{workers} workers',
-        );
-      },
-      (err: unknown) => {
-        this.#failure = errorMessage(err);
-        logger.error(
-          { err: this.#failure },
-          'vetted could not start; every tarball answers 503: @{err}',
-        );
-      },
-    );
+    const options = this.#options;
+    if (options) this.#start(options);
 
     const gate = createGate({
       vetted: () => this.#vetted,
       unavailableReason: () => this.#failure,
       logger,
+      canAccess: (name, version, req) =>
+        new Promise((resolve) => {
+          const user = (req as IncomingMessage & { remote_user?: unknown }).remote_user;
+          auth.allow_access({ packageName: name, packageVersion: version }, user, (err, ok) =>
+            resolve(
+              err || !ok
+                ? {
+                    status: err?.status === 401 ? 401 : 403,
+                    message: err?.message ?? 'access denied',
+                  }
+                : undefined,
+            ),
+          );
+        }),
     });
     const admin = createAdminApp({
       vetted: () => this.#vetted,
       logger,
-      adminGroups: this.#options.adminGroups,
+      adminGroups: options?.adminGroups ?? [],
       publicReads: this.#publicReads,
     });
     const listener = getRequestListener(admin.fetch, { overrideGlobalObjects: false });
@@ -115,6 +123,32 @@ export default class VettedMiddleware {
         else res.destroy();
       });
     });
+  }
+
+  #start(options: VettedOptions): void {
+    const logger = this.#logger;
+    createVetted(options, logger).then(
+      (vetted) => {
+        this.#vetted = vetted;
+        registerInstance(vetted);
+        logger.info(
+          {
+            home: options.home,
+            upstream: redactUrl(options.upstream),
+            policy: vetted.policy.source,
+            workers: options.workers,
+          },
+          'vetted ready: home @{home}, upstream @{upstream}, policy @{policy}, @{workers} workers',
+        );
+      },
+      (err: unknown) => {
+        this.#failure = errorMessage(err);
+        logger.error(
+          { err: this.#failure },
+          'vetted could not start; every tarball answers 503: @{err}',
+        );
+      },
+    );
   }
 }
 

@@ -16,6 +16,7 @@ import { STATUSES } from '../types';
 import type { Decider } from '../types';
 import { VettedError, isVettedError, errorMessage } from '../errors';
 import type { Logger } from '../log/logger';
+import { redactUrl } from '../log/redact';
 
 export interface RemoteUser {
   name?: string | null;
@@ -52,7 +53,7 @@ const HTTP_STATUS: Partial<Record<VettedError['code'], 400 | 401 | 403 | 404 | 4
 const decisionBody = z.object({
   reason: z.string().trim().min(3, 'a reason of at least 3 characters is required').max(2000),
 });
-const verifyBody = z.object({ specs: z.array(z.string().min(1).max(300)).min(1).max(5000) });
+const verifyBody = z.object({ specs: z.array(z.string().min(1).max(300)).min(1).max(1000) });
 
 export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings }> {
   const app = new Hono<{ Bindings: AdminBindings }>().basePath('/-/vetted/api');
@@ -122,7 +123,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
         source: vetted.policy.source,
         digest: vetted.policy.digest,
       },
-      upstream: vetted.upstream.registry,
+      upstream: redactUrl(vetted.upstream.registry),
       workers: vetted.options.workers,
     });
   });
@@ -228,8 +229,11 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
     const signed = await vetted.index.getSigned(target.name, target.version);
     const queued = vetted.queue.has(target.name, target.version);
     if (!signed) {
-      if (queued)
-        return c.json({ name: target.name, version: target.version, status: 'pending', queued });
+      if (queued) return c.json({ ...target, status: 'pending', queued });
+      if (vetted.index.isTampered(target.name, target.version)) {
+        const reason = 'its index record failed its signature check; an admin must re-verify it';
+        return c.json({ ...target, status: 'held', tampered: true, reasons: [reason], queued });
+      }
       throw new VettedError(
         'NOT_FOUND',
         `vetted has no verdict for ${target.name}@${target.version}`,
@@ -270,6 +274,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
       entries: await engine().index.audit({
         fromSeq: from,
         limit,
+        tail: Math.min(Number(c.req.query('tail') ?? 0) || 0, 10_000) || undefined,
         name: c.req.query('name') || undefined,
       }),
     });

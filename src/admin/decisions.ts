@@ -49,6 +49,29 @@ export async function applyDecision(
     });
     return { name, version, status: current?.status ?? 'pending', queued };
   }
+  if (!current && decision === 'deny') {
+    // a version can be refused before vetted has seen it (a known-bad release, a typosquat)
+    const record: VersionRecord = {
+      name,
+      version,
+      status: 'denied',
+      layers: [],
+      reasons: [],
+      warnings: [],
+      decidedBy: actor,
+      reason,
+      decidedAt: new Date().toISOString(),
+    };
+    await vetted.index.decide(record, {
+      action: 'deny',
+      actor,
+      name,
+      version,
+      status: 'denied',
+      reason,
+    });
+    return { name, version, status: 'denied' };
+  }
   if (!current) {
     throw new VettedError(
       'NOT_FOUND',

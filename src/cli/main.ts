@@ -51,6 +51,27 @@ export async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 1;
   }
   const out = new Output(values.json);
+  try {
+    return await run(command, args, values, out);
+  } catch (err) {
+    if (!values.json) throw err;
+    process.stdout.write(`${JSON.stringify({ error: (err as Error).message })}\n`);
+    return 1;
+  }
+}
+
+type Values = {
+  config?: string;
+  listen?: string;
+  home?: string;
+  upstream?: string;
+  url?: string;
+  reason?: string;
+  wait?: string;
+  limit?: string;
+};
+
+async function run(command: string, args: string[], values: Values, out: Output): Promise<number> {
   switch (command) {
     case 'serve':
       await serve(values);
@@ -139,12 +160,12 @@ async function verify(
   wait: string | undefined,
   out: Output,
 ): Promise<number> {
+  const seconds = wait === undefined ? 0 : Number(wait);
+  if (!(seconds >= 0)) throw new Error('--wait expects a number of seconds');
   const res = await client.post('/verify', { specs });
   const err = failed(res);
   if (err) throw err;
   let rows = res.body.results as Row[];
-  const seconds = wait === undefined ? 0 : Number(wait);
-  if (!(seconds >= 0)) throw new Error('--wait expects a number of seconds');
   const deadline = Date.now() + seconds * 1000;
   while (seconds > 0 && rows.some((r) => r.status === 'pending') && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 500));
@@ -211,7 +232,7 @@ async function audit(
 ): Promise<number> {
   const sub = args[0] ?? 'verify';
   if (sub === 'verify') {
-    const home = values.home ?? process.env.VETTED_HOME;
+    const home = values.home;
     const result =
       home && !values.url
         ? await offlineOrServer(home, values.url)
@@ -226,7 +247,7 @@ async function audit(
   }
   if (sub === 'list') {
     const res = await createClient(values.url).get(
-      `/audit?limit=${Number(values.limit ?? 100) || 100}`,
+      `/audit?tail=${Number(values.limit ?? 100) || 100}`,
     );
     const err = failed(res);
     if (err) throw err;

@@ -8,8 +8,9 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Server } from 'node:http';
 import { ensureAdminUser } from '../auth/htpasswd';
-import { closeAllInstances } from '../vetted';
-import { DEFAULT_UPSTREAM } from '../config/options';
+import { closeAllInstances, isMounted } from '../vetted';
+import { redactUrl } from '../log/redact';
+import { DEFAULT_UPSTREAM, parseOptions } from '../config/options';
 
 export interface ServeFlags {
   config?: string;
@@ -63,6 +64,19 @@ export async function serve(flags: ServeFlags): Promise<Server> {
   config.middlewares.vetted = { ...(config.middlewares.vetted ?? {}), home };
   if (upstream) config.middlewares.vetted.upstream = upstream;
 
+  // refuse to start rather than let Verdaccio run without the gate (it skips plugins that fail)
+  const pluginsDir = config.plugins ?? join(PACKAGE_ROOT, 'plugins');
+  if (!existsSync(join(pluginsDir, 'verdaccio-vetted', 'package.json'))) {
+    throw new Error(
+      `the plugins folder ${pluginsDir} has no verdaccio-vetted; set \`plugins:\` in ${configPath} to ${join(PACKAGE_ROOT, 'plugins')}`,
+    );
+  }
+  parseOptions(config.middlewares.vetted, {
+    configDir,
+    storage: config.storage,
+    uplinkUrl: Object.values(config.uplinks ?? {})[0]?.url,
+  });
+
   if (htpasswd?.file) {
     const created = ensureAdminUser(htpasswd.file, home);
     if (created) {
@@ -73,9 +87,14 @@ export async function serve(flags: ServeFlags): Promise<Server> {
   }
 
   process.stdout.write(
-    `vetted: home ${home}\nvetted: upstream ${upstream ?? Object.values(config.uplinks ?? {})[0]?.url ?? '(from config)'}\n`,
+    `vetted: home ${home}\nvetted: upstream ${redactUrl(upstream ?? Object.values(config.uplinks ?? {})[0]?.url ?? '(from config)')}\n`,
   );
   const server = await verdaccio.runServer(config, { listenArg: listen });
+  if (!isMounted()) {
+    throw new Error(
+      'Verdaccio did not load the vetted plugin (see its log); refusing to serve unverified packages',
+    );
+  }
   const { host, port } = splitListen(listen);
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
@@ -108,8 +127,9 @@ function npmRegistry(listen: string): string {
   const { host, port } = splitListen(listen);
   try {
     const url = new URL(registry);
-    const self =
-      (url.hostname === host || url.hostname === 'localhost') && Number(url.port) === port;
+    const local = (h: string) => ['localhost', '127.0.0.1', '[::1]', '::1', '0.0.0.0'].includes(h);
+    const sameHost = url.hostname === host || (local(url.hostname) && local(host));
+    const self = sameHost && Number(url.port || (url.protocol === 'https:' ? 443 : 80)) === port;
     return self || !/^https?:$/.test(url.protocol) ? DEFAULT_UPSTREAM : registry;
   } catch {
     return DEFAULT_UPSTREAM;

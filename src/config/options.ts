@@ -5,7 +5,8 @@
 import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { VettedError } from '../errors';
+import { VettedError, errorMessage } from '../errors';
+import { loadPolicy } from '../policy/policy';
 
 export const optionsSchema = z
   .object({
@@ -21,14 +22,14 @@ export const optionsSchema = z
     workers: z.number().int().min(1).max(64).optional(),
     /** Seconds one verification attempt may take. */
     jobTimeout: z.number().positive().max(3600).default(300),
-    /** Attempts before a version that cannot be verified is held. */
+    /** Attempts before a version whose verification keeps failing is held (upstream outages excepted). */
     maxAttempts: z.number().int().min(1).max(20).default(3),
     /** Verdaccio group (with htpasswd: user name) whose members may decide. */
     adminGroup: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('admin'),
     /** Version records kept in memory. */
     cacheMax: z.number().int().min(1).default(20_000),
   })
-  .passthrough();
+  .strict();
 
 export interface VettedOptions {
   home: string;
@@ -55,8 +56,13 @@ export function parseOptions(
   const parsed = optionsSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const where = ['middlewares', 'vetted', ...(issue?.path ?? [])].join('.');
-    throw new VettedError('CONFIG_INVALID', `${where}: ${issue?.message ?? 'invalid'}`);
+    const keys = issue && 'keys' in issue ? (issue.keys as string[]) : [];
+    const where = ['middlewares', 'vetted', ...(issue?.path ?? []), ...keys.slice(0, 1)].join('.');
+    const message =
+      keys.length > 0
+        ? `unknown option; valid options are ${Object.keys(optionsSchema.shape).join(', ')}`
+        : (issue?.message ?? 'invalid');
+    throw new VettedError('CONFIG_INVALID', `${where}: ${message}`);
   }
   const o = parsed.data;
   const storage = context.storage ? resolve(context.configDir, context.storage) : undefined;
@@ -68,10 +74,18 @@ export function parseOptions(
       'middlewares.vetted.home: required when Verdaccio has no storage',
     );
   }
-  const policy =
-    o.policy === 'standard' || o.policy === 'strict' || isAbsolute(o.policy)
-      ? o.policy
-      : resolve(context.configDir, o.policy);
+  // a bare word is a preset name; anything with a slash or a dot is a file
+  const isPath = /[\\/.]/.test(o.policy);
+  const policy = !isPath || isAbsolute(o.policy) ? o.policy : resolve(context.configDir, o.policy);
+  try {
+    loadPolicy(policy);
+  } catch (err) {
+    throw new VettedError(
+      'CONFIG_INVALID',
+      `middlewares.vetted.policy: ${errorMessage(err)} (use standard, strict or a policy file path)`,
+      { cause: err },
+    );
+  }
   return Object.freeze({
     home: resolve(context.configDir, home),
     upstream: withSlash(o.upstream ?? context.uplinkUrl ?? DEFAULT_UPSTREAM),

@@ -8,17 +8,29 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { parseTarballPath } from './tarball-path';
 import type { TarballPath } from './tarball-path';
+import { refuse, sendJson } from './respond';
 import type { Vetted } from '../vetted';
 import type { Logger } from '../log/logger';
-import type { Status, VersionRecord } from '../types';
+import type { VersionRecord } from '../types';
 import { isAdmitted } from '../types';
-import { errorMessage } from '../errors';
+import { errorCode, errorMessage } from '../errors';
+
+export { sendJson } from './respond';
 
 export interface GateDeps {
   vetted: () => Vetted | undefined;
   /** Why the engine is not available, when `vetted()` returns undefined. */
   unavailableReason: () => string;
   logger: Logger;
+  /**
+   * Verdaccio's access rules for the package: undefined when allowed, else the status to answer.
+   * The gate answers tarball routes itself, so it must apply them as Verdaccio's route would.
+   */
+  canAccess?: (
+    name: string,
+    version: string,
+    req: IncomingMessage,
+  ) => Promise<{ status: 401 | 403; message: string } | undefined>;
 }
 
 /** A claimed tarball request, decoded. */
@@ -39,57 +51,72 @@ export function createGate(deps: GateDeps): Gate {
     const parsed = parseTarballPath(req.url ?? '/');
     return parsed.kind === 'other' ? undefined : parsed;
   };
-  const handle = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    parsed: ClaimedPath,
-  ): Promise<void> => {
-    if (parsed.kind === 'invalid') {
-      sendJson(res, parsed.status, { error: parsed.message });
-      return;
-    }
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, parsed: ClaimedPath) => {
+    if (parsed.kind === 'invalid') return sendJson(res, parsed.status, { error: parsed.message });
     const vetted = deps.vetted();
     if (!vetted) {
-      sendJson(res, 503, { error: `vetted is not ready: ${deps.unavailableReason()}` });
-      return;
+      return sendJson(res, 503, { error: `vetted is not ready: ${deps.unavailableReason()}` });
     }
     const { name, version } = parsed;
+    const denied = await deps.canAccess?.(name, version, req);
+    if (denied) return sendJson(res, denied.status, { error: denied.message });
     try {
-      let record = await vetted.index.get(name, version);
-      if (!record || record.status === 'pending') {
-        await vetted.queue.enqueue(name, version, 'install');
-        const wait = vetted.options.waitForVerdictMs;
-        if (wait > 0) {
-          const closed = new AbortController();
-          const onClose = () => closed.abort();
-          res.once('close', onClose);
-          record = await vetted.queue.waitFor(name, version, wait, closed.signal);
-          res.off('close', onClose);
-          if (closed.signal.aborted) return;
-        }
-      }
-      if (!record && !vetted.queue.has(name, version)) {
-        sendJson(res, 404, { error: `${name}@${version} does not exist on the upstream registry` });
-        return;
-      }
-      if (record && isAdmitted(record.status)) {
-        await serveVerified(vetted, record, req, res, deps.logger);
-        return;
-      }
-      refuse(req, res, name, version, record, vetted);
+      await decide(vetted, req, res, name, version, deps.logger);
     } catch (err) {
       deps.logger.error(
         { pkg: name, version, err: errorMessage(err) },
         'gate cannot decide @{pkg}@@{version}: @{err}',
       );
-      if (!res.headersSent)
-        sendJson(res, 503, {
-          error: `vetted cannot decide ${name}@${version} right now; try again`,
-        });
-      else res.destroy();
+      if (res.headersSent) return void res.destroy();
+      sendJson(res, 503, { error: `vetted cannot decide ${name}@${version} right now; try again` });
     }
   };
   return { claims, handle };
+}
+
+async function decide(
+  vetted: Vetted,
+  req: IncomingMessage,
+  res: ServerResponse,
+  name: string,
+  version: string,
+  logger: Logger,
+): Promise<void> {
+  const depth = () => vetted.queue.depth().queued + vetted.queue.depth().running;
+  let record = await vetted.index.get(name, version);
+  if (!record && vetted.index.isTampered(name, version)) {
+    // verifying again on its own would undo a revocation someone erased: a person decides
+    const override = ['its index record failed its signature check; an admin must re-verify it'];
+    return refuse(req, res, { name, version, override, queueDepth: depth() });
+  }
+  if (!record) {
+    // unknown versions cost an upstream fetch each: only real ones are queued
+    if (!vetted.queue.has(name, version) && (await vetted.versionExists(name, version)) === false) {
+      return sendJson(res, 404, {
+        error: `${name}@${version} does not exist on the upstream registry`,
+      });
+    }
+    await vetted.queue.enqueue(name, version, 'install');
+    record = await waitForVerdict(vetted, res, name, version);
+    if (res.destroyed) return;
+  }
+  if (record && isAdmitted(record.status)) return serveVerified(vetted, record, req, res, logger);
+  refuse(req, res, { name, version, record, queueDepth: depth() });
+}
+
+/** Holds the request up to `waitForVerdict` for a queued version, unless the client leaves. */
+async function waitForVerdict(vetted: Vetted, res: ServerResponse, name: string, version: string) {
+  const wait = vetted.options.waitForVerdictMs;
+  if (wait <= 0) return vetted.index.get(name, version);
+  const closed = new AbortController();
+  const onClose = () => closed.abort();
+  res.once('close', onClose);
+  try {
+    return await vetted.queue.waitFor(name, version, wait, closed.signal);
+  } finally {
+    res.off('close', onClose);
+  }
 }
 
 async function serveVerified(
@@ -100,109 +127,63 @@ async function serveVerified(
   logger: Logger,
 ): Promise<void> {
   const key = `${record.name}@${record.version}`;
-  const opened = record.storedIntegrity
-    ? await vetted.store.open(record.storedIntegrity, key)
-    : undefined;
+  let opened;
+  try {
+    opened = record.storedIntegrity
+      ? await vetted.store.open(record.storedIntegrity, key)
+      : undefined;
+  } catch (err) {
+    if (errorCode(err) !== 'STORE_CORRUPT') throw err;
+    await storeAlert(vetted, record, logger, errorMessage(err));
+    return sendJson(res, 503, {
+      error: `${key}: the stored verified bytes fail their check; an admin must re-verify it`,
+    });
+  }
   if (!opened) {
     logger.error(
       { pkg: record.name, version: record.version },
       'admitted @{pkg}@@{version} has no stored bytes',
     );
-    sendJson(res, 503, {
+    return sendJson(res, 503, {
       error: `${key} is admitted but its verified bytes are missing from vetted's store; ask an admin to re-verify it`,
     });
-    return;
   }
   res.statusCode = 200;
   res.setHeader('Content-Type', 'application/octet-stream');
   res.setHeader('Content-Length', String(opened.size));
-  res.setHeader('Cache-Control', 'public, max-age=300');
-  if (req.method === 'HEAD') {
-    opened.stream.destroy();
-    res.end();
+  // caches must ask again: a revocation takes effect on the next request
+  res.setHeader('Cache-Control', 'no-cache');
+  if (req.method === 'HEAD' || opened.body) {
+    opened.stream?.destroy();
+    res.end(req.method === 'HEAD' ? undefined : opened.body);
     return;
   }
   try {
     await pipeline(opened.stream, res);
   } catch (err) {
-    // a store mismatch shows up here: the last chunk was held back, the client gets a cut stream
-    if ((err as { code?: string }).code === 'STORE_CORRUPT') {
-      logger.error(
-        { pkg: record.name, version: record.version, err: errorMessage(err) },
-        'STORE ALERT: @{err}',
-      );
-      if (!res.headersSent)
-        sendJson(res, 503, { error: `${key}: stored bytes failed their check` });
-      else res.destroy();
-    }
+    // large tarballs stream with the last chunk held back until the digest matches
+    if (errorCode(err) === 'STORE_CORRUPT')
+      await storeAlert(vetted, record, logger, errorMessage(err));
+    res.destroy();
   }
 }
 
-const STATUS_WORDS: Record<Status, string> = {
-  pending: 'is being verified',
-  verified: 'is verified',
-  approved: 'is approved',
-  held: 'is held for review',
-  rejected: 'was rejected',
-  denied: 'was denied by an admin',
-  revoked: 'was revoked',
-};
+const alerted = new Set<string>();
 
-function refuse(
-  req: IncomingMessage,
-  res: ServerResponse,
-  name: string,
-  version: string,
-  record: VersionRecord | undefined,
-  vetted: Vetted,
-): void {
-  const status: Status = record?.status ?? 'pending';
-  const reasons = !record
-    ? []
-    : record.decidedBy.kind === 'admin' && record.reason
-      ? [`${record.decidedBy.name}: ${record.reason}`, ...record.reasons]
-      : record.reasons.length > 0
-        ? record.reasons
-        : [status];
-  const report = `${baseUrl(req)}/-/vetted/api/versions/${encodeURIComponent(name)}/${encodeURIComponent(version)}`;
-  const first =
-    status === 'pending'
-      ? `verification is queued (${vetted.queue.depth().queued + vetted.queue.depth().running} in the queue); retry in a few seconds`
-      : (reasons[0] ?? status);
-  const sentence = `${name}@${version} ${STATUS_WORDS[status]}: ${first}`;
-  res.setHeader('npm-notice', headerSafe(`${name}@${version} ${status}: ${first}`));
-  sendJson(res, 403, {
-    error: `${sentence}. Report: ${report}`,
-    name,
-    version,
-    status,
-    reasons,
-    report,
-  });
-}
-
-/** The scheme and host the client used. */
-export function baseUrl(req: IncomingMessage): string {
-  const proto = firstHeader(req.headers['x-forwarded-proto']) ?? 'http';
-  const host = firstHeader(req.headers['x-forwarded-host']) ?? req.headers.host ?? 'localhost';
-  return `${proto}://${host}`;
-}
-
-function firstHeader(value: string | string[] | undefined): string | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  return v?.split(',')[0]?.trim() || undefined;
-}
-
-function headerSafe(text: string): string {
-  const clean = text.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 300 ? `${clean.slice(0, 300)}…` : clean;
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', String(Buffer.byteLength(text)));
-  res.setHeader('Cache-Control', 'no-store');
-  res.end(text);
+/** Logs a store mismatch, and records it in the audit log once per version and process. */
+async function storeAlert(vetted: Vetted, record: VersionRecord, logger: Logger, message: string) {
+  const key = `${record.name}@${record.version}`;
+  logger.error({ pkg: record.name, version: record.version, err: message }, 'STORE ALERT: @{err}');
+  if (alerted.has(key)) return;
+  alerted.add(key);
+  await vetted.index
+    .appendAudit({
+      action: 'alert',
+      actor: { kind: 'policy', name: 'store' },
+      name: record.name,
+      version: record.version,
+      status: record.status,
+      reason: `STORE_CORRUPT: ${message}`,
+    })
+    .catch(() => {});
 }

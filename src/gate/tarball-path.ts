@@ -70,7 +70,8 @@ export function parseTarballPath(rawUrl: string): TarballPath {
     return invalid(404, `tarball ${printable(filename)} does not belong to ${name}`);
   }
   const version = filename.slice(base.length + 1, -'.tgz'.length);
-  if (!/^\d/.test(version) || semver.parse(version) === null) {
+  // npm normalises versions on publish: build metadata and padding never reach a tarball name
+  if (semver.valid(version) !== version) {
     return invalid(400, `"${printable(version)}" in ${printable(filename)} is not a valid version`);
   }
   return { kind: 'tarball', name, version, filename };

@@ -24,8 +24,8 @@ export interface Sublevels {
   jobs: Sublevel;
   jobKeys: Sublevel;
   meta: Sublevel;
-  /** Runs operations on several sublevels atomically. */
-  batch(ops: BatchOperation[]): Promise<void>;
+  /** Runs operations on several sublevels atomically; `sync` waits for the disk. */
+  batch(ops: BatchOperation[], options?: { sync?: boolean }): Promise<void>;
 }
 
 function makeSublevel(db: Db, name: string) {
@@ -33,8 +33,14 @@ function makeSublevel(db: Db, name: string) {
 }
 
 /** Opens the database, mapping LevelDB's lock to a message that says what to do. */
-export async function openDatabase(dir: string): Promise<Sublevels> {
-  const db: Db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
+export async function openDatabase(
+  dir: string,
+  options: { createIfMissing?: boolean } = {},
+): Promise<Sublevels> {
+  const db: Db = new Level<string, unknown>(dir, {
+    valueEncoding: 'json',
+    createIfMissing: options.createIfMissing ?? true,
+  });
   try {
     await db.open();
   } catch (err) {
@@ -56,7 +62,8 @@ export async function openDatabase(dir: string): Promise<Sublevels> {
     jobs: makeSublevel(db, 'jobs'),
     jobKeys: makeSublevel(db, 'jobkeys'),
     meta: makeSublevel(db, 'meta'),
-    batch: (ops) => db.batch(ops as unknown as Array<AbstractBatchOperation<Db, string, unknown>>),
+    batch: (ops, options) =>
+      db.batch(ops as unknown as Array<AbstractBatchOperation<Db, string, unknown>>, options ?? {}),
   };
 }
 

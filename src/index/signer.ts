@@ -23,6 +23,13 @@ export interface Signer {
   verify(data: string, signature: string): boolean;
 }
 
+/** Loads the key from `dir`; throws when there is none. */
+export function loadSigner(dir: string): Signer {
+  const file = join(dir, 'index-ed25519.pem');
+  if (!existsSync(file)) throw new Error(`no index key at ${file}`);
+  return createSigner(createPrivateKey(readFileSync(file)));
+}
+
 /** Loads the key from `dir`, creating it when absent. */
 export function loadOrCreateSigner(dir: string): Signer {
   const file = join(dir, 'index-ed25519.pem');

@@ -1,8 +1,12 @@
 /**
  * The verified index: signed version records in LevelDB with an LRU cache in front, and the
- * audit chain of every decision. A record whose signature does not verify is treated as absent
- * (and reported once through `onTampered`). Writes are serialised so the chain stays linear;
- * a record, its audit entry and the removal of its job land in one LevelDB batch.
+ * audit chain of every decision. Writes are serialised so the chain stays linear; a record, its
+ * audit entry and the removal of its job land in one synced LevelDB batch.
+ *
+ * A record is trusted only when its Ed25519 signature verifies, it sits under its own key, and
+ * it names the newest audit entry for that key (`auditSeq`), so neither an edit nor the replay
+ * of an older, validly signed record passes. The audit head is signed too, so entries cut off
+ * the end of the chain are found. A record that fails is treated as absent and reported once.
  */
 import { LRUCache } from 'lru-cache';
 import { canonicalJson } from './canonical';
@@ -11,13 +15,13 @@ import type { AuditInput, AuditVerification } from './audit-chain';
 import { seqKey, versionKey } from './database';
 import type { BatchOperation, Sublevels } from './database';
 import type { Signer } from './signer';
-import type { AuditEntry, SignedRecord, Status, VersionRecord } from '../types';
+import type { AuditAction, AuditEntry, SignedRecord, Status, VersionRecord } from '../types';
 import { VettedError } from '../errors';
 
 export interface VerifiedIndexOptions {
   /** Records kept in memory. Default 20,000. */
   cacheMax?: number;
-  /** Called once per key whose stored record fails its signature. */
+  /** Called once per key whose stored record fails its checks. */
   onTampered?: (key: string) => void;
 }
 
@@ -27,6 +31,15 @@ export type BatchOp = { type: 'del'; sublevel: 'jobs' | 'jobKeys'; key: string }
 interface AuditHead {
   seq: number;
   hash: string;
+  sig?: string;
+}
+
+/** Audit actions that write a record; the others only log. */
+const RECORD_ACTIONS: ReadonlySet<AuditAction> = new Set(['verdict', 'approve', 'deny', 'revoke']);
+
+interface Summary {
+  status: Status;
+  decidedAt: string;
 }
 
 export class VerifiedIndex {
@@ -34,7 +47,11 @@ export class VerifiedIndex {
   readonly #signer: Signer;
   readonly #cache: LRUCache<string, VersionRecord>;
   readonly #onTampered: (key: string) => void;
-  readonly #reported = new Set<string>();
+  readonly #tampered = new Set<string>();
+  /** key -> seq of the newest audit entry that wrote its record. */
+  readonly #latest = new Map<string, number>();
+  /** key -> status and date as stored (unverified), for listing without reading every record. */
+  readonly #summary = new Map<string, Summary>();
   #head: AuditHead = { seq: 0, hash: GENESIS };
   #writing: Promise<unknown> = Promise.resolve();
 
@@ -49,9 +66,20 @@ export class VerifiedIndex {
     this.#onTampered = options.onTampered ?? (() => {});
   }
 
+  /** Opens the index: reads the audit head and builds the in-memory maps (one pass each). */
   static async open(subs: Sublevels, signer: Signer, options: VerifiedIndexOptions = {}) {
     const index = new VerifiedIndex(subs, signer, options);
     index.#head = await index.#readHead();
+    for await (const [, value] of subs.audit.iterator()) {
+      const entry = value as AuditEntry;
+      if (RECORD_ACTIONS.has(entry.action)) {
+        index.#latest.set(versionKey(entry.name, entry.version), entry.seq);
+      }
+    }
+    for await (const [key, value] of subs.records.iterator()) {
+      const record = (value as SignedRecord | undefined)?.record;
+      if (record) index.#summary.set(key, { status: record.status, decidedAt: record.decidedAt });
+    }
     return index;
   }
 
@@ -59,24 +87,27 @@ export class VerifiedIndex {
     return this.#signer;
   }
 
-  /** The record for `name@version`, or undefined when absent or its signature fails. */
+  /** The record for `name@version`, or undefined when absent or it fails its checks. */
   async get(name: string, version: string): Promise<VersionRecord | undefined> {
     const key = versionKey(name, version);
     const cached = this.#cache.get(key);
     if (cached) return cached;
-    const record = this.#checked(
-      key,
-      (await this.#subs.records.get(key)) as SignedRecord | undefined,
-    );
+    const stored = (await this.#subs.records.get(key)) as SignedRecord | undefined;
+    const record = this.#checked(key, stored);
     if (record) this.#cache.set(key, record);
     return record;
   }
 
-  /** The stored, signature-checked record with its signature, for showing to users. */
+  /** The stored, checked record with its signature, for showing to users. */
   async getSigned(name: string, version: string): Promise<SignedRecord | undefined> {
     const key = versionKey(name, version);
     const stored = (await this.#subs.records.get(key)) as SignedRecord | undefined;
     return this.#checked(key, stored) ? stored : undefined;
+  }
+
+  /** Whether a stored record for `name@version` failed its checks (it counts as absent). */
+  isTampered(name: string, version: string): boolean {
+    return this.#tampered.has(versionKey(name, version));
   }
 
   /**
@@ -88,102 +119,145 @@ export class VerifiedIndex {
     audit: AuditInput,
     extra: BatchOp[] = [],
   ): Promise<AuditEntry> {
+    const entry = await this.decideIf(record, audit, extra, () => true);
+    return entry as AuditEntry;
+  }
+
+  /**
+   * Like `decide`, but only when `accept(current)` holds at the moment of writing; otherwise
+   * only the extra operations are applied. Reading and writing happen under the write lock, so
+   * no other decision lands in between.
+   */
+  async decideIf(
+    record: VersionRecord,
+    audit: AuditInput,
+    extra: BatchOp[],
+    accept: (current: VersionRecord | undefined) => boolean,
+  ): Promise<AuditEntry | undefined> {
     return this.#serialise(async () => {
       const key = versionKey(record.name, record.version);
-      const entry = toAuditEntry(audit, this.#head.seq + 1, this.#head.hash);
-      const signed = this.#sign(record);
-      const { records, audit: log, meta } = this.#subs;
-      const ops: BatchOperation[] = [
-        { type: 'put', sublevel: records, key, value: signed },
-        { type: 'put', sublevel: log, key: seqKey(entry.seq), value: entry },
-        {
-          type: 'put',
-          sublevel: meta,
-          key: 'auditHead',
-          value: { seq: entry.seq, hash: entry.hash },
-        },
-        ...extra.map((op) => ({
-          type: 'del' as const,
-          sublevel: this.#subs[op.sublevel],
-          key: op.key,
-        })),
-      ];
-      try {
-        await this.#subs.batch(ops);
-      } catch (err) {
-        throw new VettedError('INDEX_UNAVAILABLE', `cannot store the decision for ${key}`, {
-          cause: err,
-        });
+      const extraOps: BatchOperation[] = extra.map((op) => ({
+        type: 'del' as const,
+        sublevel: this.#subs[op.sublevel],
+        key: op.key,
+      }));
+      const current = await this.get(record.name, record.version);
+      if (!accept(current)) {
+        if (extraOps.length > 0) await this.#write(key, extraOps);
+        return undefined;
       }
-      this.#head = { seq: entry.seq, hash: entry.hash };
-      this.#cache.set(key, record);
-      this.#reported.delete(key);
+      const entry = toAuditEntry(audit, this.#head.seq + 1, this.#head.hash);
+      const bound: VersionRecord = { ...record, auditSeq: entry.seq };
+      const head = this.#signHead(entry);
+      await this.#write(key, [
+        { type: 'put', sublevel: this.#subs.records, key, value: this.#sign(bound) },
+        { type: 'put', sublevel: this.#subs.audit, key: seqKey(entry.seq), value: entry },
+        { type: 'put', sublevel: this.#subs.meta, key: 'auditHead', value: head },
+        ...extraOps,
+      ]);
+      this.#head = head;
+      this.#latest.set(key, entry.seq);
+      this.#summary.set(key, { status: bound.status, decidedAt: bound.decidedAt });
+      this.#cache.set(key, bound);
+      this.#tampered.delete(key);
       return entry;
     });
   }
 
-  /** Appends an audit entry that changes no record (integrity alerts). */
+  /** Appends an audit entry that changes no record (alerts, re-verification requests). */
   async appendAudit(audit: AuditInput): Promise<AuditEntry> {
     return this.#serialise(async () => {
       const entry = toAuditEntry(audit, this.#head.seq + 1, this.#head.hash);
-      await this.#subs.batch([
+      const head = this.#signHead(entry);
+      await this.#write(`${audit.name}@${audit.version}`, [
         { type: 'put', sublevel: this.#subs.audit, key: seqKey(entry.seq), value: entry },
-        {
-          type: 'put',
-          sublevel: this.#subs.meta,
-          key: 'auditHead',
-          value: { seq: entry.seq, hash: entry.hash },
-        },
+        { type: 'put', sublevel: this.#subs.meta, key: 'auditHead', value: head },
       ]);
-      this.#head = { seq: entry.seq, hash: entry.hash };
+      this.#head = head;
       return entry;
     });
   }
 
-  /** Records, optionally by status, newest decision first. Skips records that fail their signature. */
-  async list(
-    filter: { status?: Status; name?: string; limit?: number } = {},
-  ): Promise<VersionRecord[]> {
+  /** Records, optionally by status or name, newest decision first; failing records skipped. */
+  async list(filter: { status?: Status; name?: string; limit?: number } = {}) {
+    const keys = [...this.#summary.entries()]
+      .filter(([key, s]) => {
+        if (filter.status && s.status !== filter.status) return false;
+        return !filter.name || key.slice(0, key.lastIndexOf('@')) === filter.name;
+      })
+      .sort((a, b) => b[1].decidedAt.localeCompare(a[1].decidedAt))
+      .map(([key]) => key);
     const out: VersionRecord[] = [];
-    const range = filter.name ? { gte: `${filter.name}@`, lt: `${filter.name}@\xff` } : {};
-    for await (const [key, value] of this.#subs.records.iterator(range)) {
-      const record = this.#checked(key, value as SignedRecord);
-      if (!record) continue;
-      if (filter.status && record.status !== filter.status) continue;
-      out.push(record);
+    for (const key of keys) {
+      const at = key.lastIndexOf('@');
+      const record = await this.get(key.slice(0, at), key.slice(at + 1));
+      if (record) out.push(record);
+      if (filter.limit && out.length >= filter.limit) break;
     }
-    out.sort((a, b) => b.decidedAt.localeCompare(a.decidedAt));
-    return filter.limit ? out.slice(0, filter.limit) : out;
+    return out;
   }
 
-  async countByStatus(): Promise<Record<string, number>> {
+  /** Counts by status, as stored. */
+  countByStatus(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for await (const [key, value] of this.#subs.records.iterator()) {
-      const record = this.#checked(key, value as SignedRecord);
-      if (record) counts[record.status] = (counts[record.status] ?? 0) + 1;
-    }
+    for (const { status } of this.#summary.values()) counts[status] = (counts[status] ?? 0) + 1;
     return counts;
   }
 
-  /** Audit entries in order, from `fromSeq` (1-based). */
-  async audit(
-    options: { fromSeq?: number; limit?: number; name?: string } = {},
-  ): Promise<AuditEntry[]> {
+  /** Audit entries in order, from `fromSeq` (1-based), or the last `tail` entries. */
+  async audit(options: { fromSeq?: number; limit?: number; name?: string; tail?: number } = {}) {
     const out: AuditEntry[] = [];
-    const gte = seqKey(options.fromSeq ?? 1);
-    for await (const [, entry] of this.#subs.audit.iterator({ gte })) {
-      const e = entry as AuditEntry;
-      if (options.name && e.name !== options.name) continue;
-      out.push(e);
+    const from = options.tail ? Math.max(1, this.#head.seq - options.tail + 1) : options.fromSeq;
+    for await (const [, value] of this.#subs.audit.iterator({ gte: seqKey(from ?? 1) })) {
+      const entry = value as AuditEntry;
+      if (options.name && entry.name !== options.name) continue;
+      out.push(entry);
       if (options.limit && out.length >= options.limit) break;
     }
     return out;
   }
 
+  /** Walks the chain and compares its end with the signed head. */
   async verifyAudit(): Promise<AuditVerification> {
-    return verifyAuditChain(
+    const walked = await verifyAuditChain(
       this.#subs.audit.iterator() as unknown as AsyncIterable<[string, AuditEntry]>,
     );
+    if (!walked.ok) return walked;
+    const head = (await this.#subs.meta.get('auditHead')) as AuditHead | undefined;
+    if (!head) {
+      return walked.entries === 0
+        ? walked
+        : {
+            ...walked,
+            ok: false,
+            firstBroken: { seq: 1, problem: 'the signed audit head is missing' },
+          };
+    }
+    if (!head.sig || !this.#signer.verify(`${head.seq}:${head.hash}`, head.sig)) {
+      return {
+        ...walked,
+        ok: false,
+        firstBroken: { seq: head.seq, problem: 'the audit head fails its signature' },
+      };
+    }
+    if (head.seq > walked.entries) {
+      return {
+        ...walked,
+        ok: false,
+        firstBroken: {
+          seq: walked.entries + 1,
+          problem: `entries ${walked.entries + 1} to ${head.seq} were removed`,
+        },
+      };
+    }
+    if (head.seq < walked.entries) {
+      return {
+        ...walked,
+        ok: false,
+        firstBroken: { seq: head.seq + 1, problem: 'entries after the signed head were added' },
+      };
+    }
+    return walked;
   }
 
   /** Forgets cached records, so the next read goes to LevelDB. */
@@ -195,20 +269,40 @@ export class VerifiedIndex {
     return { record, keyId: this.#signer.keyId, sig: this.#signer.sign(canonicalJson(record)) };
   }
 
+  #signHead(entry: AuditEntry): AuditHead {
+    return {
+      seq: entry.seq,
+      hash: entry.hash,
+      sig: this.#signer.sign(`${entry.seq}:${entry.hash}`),
+    };
+  }
+
   #checked(key: string, stored: SignedRecord | undefined): VersionRecord | undefined {
     if (!stored) return undefined;
+    const record = typeof stored === 'object' ? stored.record : undefined;
     const ok =
-      typeof stored === 'object' &&
-      stored.record &&
+      record !== undefined &&
       typeof stored.sig === 'string' &&
-      versionKey(stored.record.name, stored.record.version) === key &&
-      this.#signer.verify(canonicalJson(stored.record), stored.sig);
-    if (ok) return stored.record;
-    if (!this.#reported.has(key)) {
-      this.#reported.add(key);
+      versionKey(record.name, record.version) === key &&
+      record.auditSeq !== undefined &&
+      this.#latest.get(key) === record.auditSeq &&
+      this.#signer.verify(canonicalJson(record), stored.sig);
+    if (ok) return record;
+    if (!this.#tampered.has(key)) {
+      this.#tampered.add(key);
       this.#onTampered(key);
     }
     return undefined;
+  }
+
+  async #write(key: string, ops: BatchOperation[]): Promise<void> {
+    try {
+      await this.#subs.batch(ops, { sync: true });
+    } catch (err) {
+      throw new VettedError('INDEX_UNAVAILABLE', `cannot store the decision for ${key}`, {
+        cause: err,
+      });
+    }
   }
 
   async #readHead(): Promise<AuditHead> {

@@ -20,6 +20,9 @@ import { VettedError, errorMessage } from '../errors';
  */
 export function loadPolicy(spec: string): Policy {
   if (spec === 'standard' || spec === 'strict') return finish({ ...PRESETS[spec] }, spec);
+  if (!/[\\/.]/.test(spec)) {
+    throw new VettedError('POLICY_INVALID', `unknown preset "${spec}"; use standard or strict`);
+  }
   let text: string;
   try {
     text = readFileSync(spec, 'utf8');

@@ -11,9 +11,11 @@ import type { Sublevels } from '../index/database';
 import type { VerifiedIndex } from '../index/verified-index';
 import type { AuditInput } from '../index/audit-chain';
 import type { Job, JobTrigger, VersionRecord } from '../types';
-import { errorMessage } from '../errors';
+import { errorCode, errorMessage } from '../errors';
 
 const PRIORITY: Record<JobTrigger, number> = { install: 0, admin: 1, background: 2 };
+/** Retries after an upstream outage never wait longer than this. */
+const MAX_RETRY_DELAY_MS = 10 * 60 * 1000;
 
 /** A verdict to store, or `notFound` when the upstream has no such version (nothing is stored). */
 export type JobOutcome = { record: VersionRecord; audit: AuditInput } | { notFound: true };
@@ -122,6 +124,8 @@ export class JobQueue extends EventEmitter {
 
   /**
    * Queues `name@version` once. A job already queued with a lower priority is promoted.
+   * Install and background jobs are not created for a version that already has a verdict;
+   * admin jobs (re-verification) are.
    * @returns whether a new job was created.
    */
   async enqueue(name: string, version: string, trigger: JobTrigger): Promise<boolean> {
@@ -131,11 +135,13 @@ export class JobQueue extends EventEmitter {
     const created = await this.#exclusive(async () => {
       const current = this.#jobs.get(id);
       if (current && PRIORITY[current.trigger] <= PRIORITY[trigger]) return false;
+      if (trigger !== 'admin' && !current && (await this.#index.get(name, version))) return false;
       const job: Job = {
         name,
         version,
         trigger,
-        enqueuedAt: current?.enqueuedAt ?? new Date().toISOString(),
+        // an admin's request starts the clock again: its verdict may replace earlier decisions
+        enqueuedAt: trigger === 'admin' || !current ? new Date().toISOString() : current.enqueuedAt,
         attempts: current?.attempts ?? 0,
         key: this.#jobKey(trigger),
       };
@@ -214,13 +220,15 @@ export class JobQueue extends EventEmitter {
         outcome = await Promise.race([this.#process(job, controller.signal), aborted]);
       } catch (err) {
         if (this.#stopped) return;
-        if (job.attempts + 1 < this.#options.maxAttempts) {
-          await this.#retryLater(job, err);
+        // an upstream outage is not the package's fault: keep it pending and keep trying
+        const outage = errorCode(err) === 'UPSTREAM_UNAVAILABLE';
+        if (outage || job.attempts + 1 < this.#options.maxAttempts) {
+          await this.#retryLater(job, err, outage);
           return;
         }
         outcome = this.#giveUp(job, err);
       }
-      await this.#settle(id, outcome);
+      await this.#settle(job, outcome);
     } catch (err) {
       // the index refused the decision: keep the job and try again later
       this.emit('error', err);
@@ -233,7 +241,13 @@ export class JobQueue extends EventEmitter {
     }
   }
 
-  async #settle(id: string, outcome: JobOutcome): Promise<void> {
+  /**
+   * Stores the verdict and removes the job in one batch, unless an admin decided on the version
+   * after this job was queued: then the admin's decision stands and only the job goes.
+   */
+  async #settle(job: Job, outcome: JobOutcome): Promise<void> {
+    const id = versionKey(job.name, job.version);
+    let record: VersionRecord | undefined;
     await this.#exclusive(async () => {
       const current = this.#jobs.get(id);
       const extra = current
@@ -242,25 +256,37 @@ export class JobQueue extends EventEmitter {
             { type: 'del' as const, sublevel: 'jobKeys' as const, key: id },
           ]
         : [];
-      if ('record' in outcome) await this.#index.decide(outcome.record, outcome.audit, extra);
-      else
+      const queuedAt = Date.parse(current?.enqueuedAt ?? job.enqueuedAt);
+      if ('record' in outcome) {
+        const stored = await this.#index.decideIf(
+          outcome.record,
+          outcome.audit,
+          extra,
+          (existing) =>
+            !(existing?.decidedBy.kind === 'admin' && Date.parse(existing.decidedAt) > queuedAt),
+        );
+        record = stored ? outcome.record : await this.#index.get(job.name, job.version);
+      } else {
         await this.#subs.batch(extra.map((op) => ({ ...op, sublevel: this.#subs[op.sublevel] })));
+      }
       this.#jobs.delete(id);
     });
-    const record = 'record' in outcome ? outcome.record : undefined;
     this.emit(`settled:${id}`, record);
     if (record) this.emit('settled', record);
   }
 
-  async #retryLater(job: Job, err: unknown): Promise<void> {
+  async #retryLater(job: Job, err: unknown, outage = false): Promise<void> {
     const id = versionKey(job.name, job.version);
     await this.#exclusive(async () => {
       const current = this.#jobs.get(id) ?? job;
-      const attempts = current.attempts + 1;
-      const delay = this.#options.retryDelayMs * 2 ** (attempts - 1);
+      const attempts = outage ? current.attempts : current.attempts + 1;
+      const outages = outage ? (current.outages ?? 0) + 1 : current.outages;
+      const tries = attempts + (outages ?? 0);
+      const delay = Math.min(this.#options.retryDelayMs * 2 ** (tries - 1), MAX_RETRY_DELAY_MS);
       const next: Job = {
         ...current,
         attempts,
+        outages,
         notBefore: new Date(Date.now() + delay).toISOString(),
         lastError: errorMessage(err),
       };

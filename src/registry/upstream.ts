@@ -19,6 +19,8 @@ export interface Upstream {
   readonly registry: string;
   /** The full packument, fresh from the upstream (revalidated, never stale). */
   packument(name: string, signal?: AbortSignal): Promise<Packument>;
+  /** The versions the upstream lists for `name` (abbreviated packument). */
+  versions(name: string, signal?: AbortSignal): Promise<Set<string>>;
   /**
    * The tarball bytes, checked against `integrity`.
    * @throws pacote's `EINTEGRITY` error (with `expected` and `found`) when they do not match.
@@ -44,6 +46,15 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         ...base,
         signal,
       } as pacote.Options)) as unknown as Packument;
+    },
+    async versions(name, signal) {
+      const doc = await pacote.packument(name, {
+        ...base,
+        fullMetadata: false,
+        preferOnline: false,
+        signal,
+      } as pacote.Options);
+      return new Set(Object.keys(doc.versions ?? {}));
     },
     async tarball(resolved, integrity, signal) {
       return pacote.tarball(resolved, { ...base, integrity, signal } as pacote.Options);

@@ -1,14 +1,15 @@
 /**
  * The content-addressed store of the bytes vetted verified (cacache under `<home>/tarballs`).
- * Reads are checked: every byte streamed out is hashed, and the last chunk is held back until
- * the digest matches, so an edited file never reaches a client whole.
+ * Reads are checked before anything is sent: tarballs up to 64 MiB are read and hashed whole;
+ * larger ones stream with the last chunk held back until the digest matches, so an edited file
+ * never reaches a client whole.
  * Depends on cacache and ssri; knows nothing of records or policy.
  */
 import cacache from 'cacache';
 import ssri from 'ssri';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import type { TransformCallback, Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
@@ -21,10 +22,21 @@ export interface StoredTarball {
 
 export interface TarballStore {
   put(key: string, data: Buffer): Promise<StoredTarball>;
-  /** A checked stream of the content, or undefined when the store has none. */
-  open(integrity: string, key: string): Promise<{ stream: Readable; size: number } | undefined>;
+  /**
+   * The content, checked: `body` when it was read and verified whole, else a `stream` that
+   * errors (STORE_CORRUPT) before its last chunk on a mismatch. Undefined when absent.
+   * @throws VettedError STORE_CORRUPT when the stored bytes do not match.
+   */
+  open(integrity: string, key: string): Promise<OpenedTarball | undefined>;
   has(integrity: string): Promise<boolean>;
 }
+
+export type OpenedTarball =
+  | { body: Buffer; stream?: undefined; size: number }
+  | { body?: undefined; stream: Readable; size: number };
+
+/** Above this size a tarball is streamed instead of read whole. */
+const WHOLE_READ_MAX = 64 * 1024 * 1024;
 
 export function createTarballStore(dir: string): TarballStore {
   // content path by integrity: cacache's index lookup is a file read per call
@@ -62,6 +74,12 @@ export function createTarballStore(dir: string): TarballStore {
       }
       const sha512 = ssri.parse(integrity).sha512?.[0]?.digest;
       if (!sha512) throw new VettedError('STORE_CORRUPT', `no sha512 in ${integrity}`);
+      if (where.size <= WHOLE_READ_MAX) {
+        const body = await readFile(where.path);
+        const found = createHash('sha512').update(body).digest('base64');
+        if (found !== sha512) throw mismatch(key, sha512, found);
+        return { body, size: body.length };
+      }
       const checked = createReadStream(where.path).pipe(new DigestGate(sha512, key));
       return { stream: checked, size: where.size };
     },
@@ -92,22 +110,17 @@ class DigestGate extends Transform {
 
   override _flush(done: TransformCallback): void {
     const found = this.#hash.digest('base64');
-    if (found !== this.expected) {
-      done(
-        new VettedError(
-          'STORE_CORRUPT',
-          `stored tarball for ${this.key} does not match its integrity`,
-          {
-            context: {
-              key: this.key,
-              expected: `sha512-${this.expected}`,
-              found: `sha512-${found}`,
-            },
-          },
-        ),
-      );
-      return;
-    }
+    if (found !== this.expected) return done(mismatch(this.key, this.expected, found));
     done(null, this.#held);
   }
+}
+
+function mismatch(key: string, expected: string, found: string): VettedError {
+  return new VettedError(
+    'STORE_CORRUPT',
+    `stored tarball for ${key} does not match its integrity`,
+    {
+      context: { key, expected: `sha512-${expected}`, found: `sha512-${found}` },
+    },
+  );
 }

@@ -18,6 +18,7 @@ import type { GiveUpFn, JobOutcome, ProcessJobFn } from '../queue/job-queue';
 import type { Job, LayerResult, VersionRecord } from '../types';
 import { VettedError, errorCode, errorMessage } from '../errors';
 import { versionKey } from '../index/database';
+import { redactText, redactUrl } from '../log/redact';
 
 export interface EngineDeps {
   upstream: Upstream;
@@ -130,7 +131,7 @@ async function fetchPackument(upstream: Upstream, name: string, signal: AbortSig
     if (errorCode(err) === 'E404') return undefined;
     throw new VettedError(
       'UPSTREAM_UNAVAILABLE',
-      `cannot read ${name} from ${upstream.registry}: ${errorMessage(err)}`,
+      `cannot read ${name} from ${redactUrl(upstream.registry)}: ${redactText(errorMessage(err))}`,
       {
         cause: err,
       },
@@ -192,7 +193,7 @@ async function checkIntegrity(
     if (errorCode(err) !== 'EINTEGRITY') {
       throw new VettedError(
         'UPSTREAM_UNAVAILABLE',
-        `cannot fetch ${resolved}: ${errorMessage(err)}`,
+        `cannot fetch ${redactUrl(resolved)}: ${redactText(errorMessage(err))}`,
         { cause: err },
       );
     }

@@ -31,6 +31,15 @@ function project(registry: string): { dir: string; env: NodeJS.ProcessEnv } {
   return { dir, env: npmEnv(registry).env };
 }
 
+/** Waits up to 5 s for a condition on output written asynchronously (server logs). */
+async function eventually(check: () => boolean, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`${what} not met within 5 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function cli(args: string[], env: Record<string, string> = {}) {
   try {
     const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, ...args], {
@@ -146,7 +155,7 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
       const record = await waitForStatus(vetted, 'vt-tampered', '1.0.0');
       assert.equal(record.status, 'rejected');
       assert.equal(record.layers[0].findings[0].code, 'INTEGRITY_MISMATCH');
-      assert.match(vetted.output.text(), /INTEGRITY ALERT/);
+      await eventually(() => /INTEGRITY ALERT/.test(vetted.output.text()));
       const direct = await fetch(`${vetted.url}/vt-tampered/-/vt-tampered-1.0.0.tgz`);
       assert.equal(direct.status, 403);
     });
@@ -278,8 +287,7 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
         body !== undefined &&
         body.byteLength === bytes.length;
       assert.equal(served, false, 'edited bytes were served whole');
-      await new Promise((r) => setTimeout(r, 100));
-      assert.match(vetted.output.text(), /STORE ALERT/);
+      await eventually(() => /STORE ALERT/.test(vetted.output.text()));
     });
 
     it('treats an edited index record as absent and names a broken audit entry', async () => {
@@ -305,8 +313,43 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
       });
       const res = await fetch(`${vetted.url}/vt-tampered/-/vt-tampered-1.0.0.tgz`);
       assert.equal(res.status, 403);
-      assert.match(vetted.output.text(), /fails its signature/);
+      const body = (await res.json()) as { status: string; reasons: string[] };
+      assert.equal(body.status, 'held');
+      assert.match(body.reasons[0] ?? '', /failed its signature check/);
+      await eventually(() => /fails its signature/.test(vetted.output.text()));
+      // not re-verified on its own: an erased revocation must not come back as a fresh verdict
+      assert.equal((await vetted.api('/queue')).body.jobs.length, 0);
+
+      admin = await vetted.adminToken();
+      const again = await vetted.api('/versions/vt-tampered/1.0.0/reverify', {
+        token: admin,
+        body: { reason: 'record was edited on disk' },
+      });
+      assert.equal(again.status, 200);
       assert.equal((await waitForStatus(vetted, 'vt-tampered', '1.0.0')).status, 'rejected');
+    });
+
+    it('keeps a revocation when an older signed record is put back', async () => {
+      const token = admin;
+      const before = (await vetted.api('/versions/@vt%2fscoped/1.0.0')).body;
+      assert.equal(before.status, 'verified');
+      await vetted.kill();
+      let subs = await openDatabase(path.join(vetted.home, 'index'));
+      const old = (await subs.records.get('@vt/scoped@1.0.0')) as SignedRecord;
+      await subs.db.close();
+      vetted = await startVetted({ upstream: upstream.url, home: vetted.home, port: vetted.port });
+      const revoked = await vetted.api('/versions/@vt%2fscoped/1.0.0/revoke', {
+        token,
+        body: { reason: 'bad release' },
+      });
+      assert.equal(revoked.status, 200);
+      await vetted.kill();
+      subs = await openDatabase(path.join(vetted.home, 'index'));
+      await subs.records.put('@vt/scoped@1.0.0', old);
+      await subs.db.close();
+      vetted = await startVetted({ upstream: upstream.url, home: vetted.home, port: vetted.port });
+      const res = await fetch(`${vetted.url}/@vt/scoped/-/scoped-1.0.0.tgz`);
+      assert.equal(res.status, 403);
     });
   });
 });

@@ -112,11 +112,80 @@ describe('VerifiedIndex', () => {
     assert.match(bad.firstBroken?.problem ?? '', /edited/);
   });
 
+  it('names entries cut off the end of the chain', async () => {
+    const dir2 = mkdtempSync(join(tmpdir(), 'vetted-index-'));
+    const subs2 = await openDatabase(join(dir2, 'index'));
+    const index2 = await VerifiedIndex.open(subs2, loadOrCreateSigner(join(dir2, 'keys')));
+    for (let i = 0; i < 4; i++) {
+      await index2.appendAudit({
+        action: 'alert',
+        actor: { kind: 'policy', name: 't' },
+        name: 'e',
+        version: `1.0.${i}`,
+      });
+    }
+    await subs2.audit.del(seqKey(4));
+    await subs2.audit.del(seqKey(3));
+    const bad = await index2.verifyAudit();
+    assert.equal(bad.ok, false);
+    assert.equal(bad.firstBroken?.seq, 3);
+    assert.match(bad.firstBroken?.problem ?? '', /removed/);
+    await subs2.db.close();
+    rmSync(dir2, { recursive: true, force: true });
+  });
+
   it('names a removed entry', async () => {
     await subs.audit.del(seqKey(2));
     const bad = await index.verifyAudit();
     assert.equal(bad.firstBroken?.seq, 3);
     assert.match(bad.firstBroken?.problem ?? '', /removed|reordered/);
+  });
+
+  it('treats an older, validly signed record put back in place as absent', async () => {
+    const actor = { kind: 'policy' as const, name: 'standard' };
+    await index.decide(sampleRecord('r', '1.0.0'), {
+      action: 'verdict',
+      actor,
+      name: 'r',
+      version: '1.0.0',
+      status: 'verified',
+    });
+    const old = (await subs.records.get('r@1.0.0')) as SignedRecord;
+    await index.decide(sampleRecord('r', '1.0.0', 'revoked'), {
+      action: 'revoke',
+      actor,
+      name: 'r',
+      version: '1.0.0',
+      status: 'revoked',
+    });
+    await subs.records.put('r@1.0.0', old);
+    index.clearCache();
+    assert.equal(await index.get('r', '1.0.0'), undefined);
+    assert.equal(index.isTampered('r', '1.0.0'), true);
+  });
+
+  it('keeps an admin decision that landed after a job was queued', async () => {
+    const admin = { kind: 'admin' as const, name: 'root' };
+    const queuedAt = Date.now() - 1000;
+    await index.decide(
+      { ...sampleRecord('d', '1.0.0', 'denied'), decidedBy: admin },
+      { action: 'deny', actor: admin, name: 'd', version: '1.0.0', status: 'denied' },
+    );
+    const stored = await index.decideIf(
+      sampleRecord('d', '1.0.0', 'verified'),
+      {
+        action: 'verdict',
+        actor: { kind: 'policy', name: 'standard' },
+        name: 'd',
+        version: '1.0.0',
+        status: 'verified',
+      },
+      [],
+      (current) =>
+        !(current?.decidedBy.kind === 'admin' && Date.parse(current.decidedAt) > queuedAt),
+    );
+    assert.equal(stored, undefined);
+    assert.equal((await index.get('d', '1.0.0'))?.status, 'denied');
   });
 
   it('refuses a second process-local open with INDEX_LOCKED', async () => {

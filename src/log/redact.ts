@@ -1,0 +1,21 @@
+/**
+ * Keeping secrets out of logs and API answers: URLs lose their userinfo, tokens their value.
+ */
+
+/** `https://user:pass@host/path` → `https://***@host/path`; other strings unchanged. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    parsed.username = '***';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** Removes credentials embedded in URLs anywhere in a message (`//user:pass@host`). */
+export function redactText(text: string): string {
+  return text.replace(/\/\/[^/@\s:]+:[^/@\s]+@/g, '//***@');
+}
