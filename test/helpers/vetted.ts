@@ -26,6 +26,8 @@ export interface StartVettedOptions {
   port?: number;
   /** Merged into `middlewares.vetted`. */
   options?: Record<string, unknown>;
+  /** Edits the parsed config.yaml before it is written (access rules, plugins folder). */
+  configPatch?: (config: Record<string, any>) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
   logLevel?: string;
 }
 
@@ -59,6 +61,7 @@ export async function startVetted(opts: StartVettedOptions): Promise<RunningVett
   config.plugins = path.join(REPO_ROOT, 'plugins');
   config.middlewares.vetted = { ...config.middlewares.vetted, ...opts.options };
   config.log = { type: 'stdout', format: 'json', level: opts.logLevel ?? 'warn' };
+  opts.configPatch?.(config);
   const configFile = path.join(home, 'test-config.yaml');
   writeFileSync(configFile, stringify(config));
 

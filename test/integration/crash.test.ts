@@ -59,6 +59,11 @@ describe('vetted killed with SIGKILL while jobs run', { timeout: 300_000 }, () =
       await publishPackage(dir, upstream.url, token);
     }
     await publishPackage(
+      await createGitPackage(path.join(work, 'src'), { name: 'vt-race', version: '1.0.0' }),
+      upstream.url,
+      token,
+    );
+    await publishPackage(
       await createGitPackage(path.join(work, 'src'), { name: 'vt-keep', version: '1.0.0' }),
       upstream.url,
       token,
@@ -136,5 +141,29 @@ describe('vetted killed with SIGKILL while jobs run', { timeout: 300_000 }, () =
     const chain = (await vetted.api('/audit/verify')).body;
     assert.equal(chain.ok, true, JSON.stringify(chain));
     assert.equal((await vetted.api('/queue')).body.jobs.length, 0);
+  });
+
+  it('keeps an admin decision made while the version was being verified', async () => {
+    const slow = await slowProxy(upstream.url, 1000);
+    const v = await startVetted({ upstream: slow.url, options: { waitForVerdict: 0 } });
+    try {
+      const admin = await v.adminToken();
+      await v.api('/verify', { token: admin, body: { specs: ['vt-race@1.0.0'] } });
+      await delay(300);
+      const denied = await v.api('/versions/vt-race/1.0.0/deny', {
+        token: admin,
+        body: { reason: 'decided during verification' },
+      });
+      assert.equal(denied.status, 200);
+      for (let i = 0; i < 100 && (await v.api('/queue')).body.jobs.length > 0; i++)
+        await delay(100);
+      assert.equal((await v.api('/queue')).body.jobs.length, 0);
+      const record = (await v.api('/versions/vt-race/1.0.0')).body;
+      assert.equal(record.status, 'denied');
+      assert.equal((await fetch(`${v.url}/vt-race/-/vt-race-1.0.0.tgz`)).status, 403);
+    } finally {
+      await v.stop();
+      slow.close();
+    }
   });
 });
