@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bin/**', '**/*.d.ts', 'eslint.config.mjs'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bin/**', '**/*.d.ts', 'eslint.config.mjs', 'test/fixtures/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

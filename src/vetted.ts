@@ -4,6 +4,8 @@
  * plugin calls `createVetted` once; so do tests. No Verdaccio types here.
  */
 import { mkdirSync } from 'node:fs';
+import { buffer } from 'node:stream/consumers';
+import semver from 'semver';
 import { join } from 'node:path';
 import { openDatabase } from './index/database';
 import type { Sublevels } from './index/database';
@@ -23,6 +25,10 @@ import type { VettedOptions } from './config/options';
 import type { Logger } from './log/logger';
 import { installProcLogBridge } from './log/proc-log-bridge';
 import type { VersionRecord } from './types';
+import { isAdmitted } from './types';
+import type { PreviousVersion } from './verify/layer';
+import { versionKey } from './index/database';
+import { errorMessage } from './errors';
 
 export interface Vetted {
   options: VettedOptions;
@@ -88,7 +94,8 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
   });
   const store = createTarballStore(paths.tarballs);
   const upstream = createUpstream({ registry: options.upstream, cache: paths.cache });
-  const engine = createEngine({ upstream, store, policy });
+  const previousOf = createPreviousLookup(index, store, logger);
+  const engine = createEngine({ upstream, store, policy, previousOf });
   const queue = await JobQueue.open(subs, index, engine.process, engine.giveUp, {
     workers: options.workers,
     jobTimeoutMs: options.jobTimeoutMs,
@@ -137,4 +144,31 @@ function logVerdict(logger: Logger, record: VersionRecord): void {
   } else {
     logger.warn(fields, '@{verdict} @{pkg}@@{version}: @{reason}');
   }
+}
+
+/**
+ * The newest admitted version of a package below `version`, with its verified bytes, for the
+ * layers that report what is new. A store problem only loses the comparison.
+ */
+function createPreviousLookup(index: VerifiedIndex, store: TarballStore, logger: Logger) {
+  return async (name: string, version: string): Promise<PreviousVersion | undefined> => {
+    const candidates = (await index.list({ name }))
+      .filter((r) => isAdmitted(r.status) && r.storedIntegrity && semver.valid(r.version))
+      .filter((r) => semver.valid(version) && semver.lt(r.version, version))
+      .sort((a, b) => semver.rcompare(a.version, b.version));
+    const best = candidates[0];
+    if (!best?.storedIntegrity) return undefined;
+    try {
+      const opened = await store.open(best.storedIntegrity, versionKey(name, best.version));
+      if (!opened) return undefined;
+      const tarball = opened.body ?? (await buffer(opened.stream));
+      return { version: best.version, tarball };
+    } catch (err) {
+      logger.warn(
+        { pkg: name, version: best.version, err: errorMessage(err) },
+        'cannot read @{pkg}@@{version} to compare with: @{err}',
+      );
+      return undefined;
+    }
+  };
 }

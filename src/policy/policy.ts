@@ -91,10 +91,11 @@ export function decide(policy: Policy, results: LayerResult[]): PolicyDecision {
     }
     for (const finding of result.findings) {
       const ruled = policy.findings[finding.code];
+      // an info finding is context (coverage, expected activity), never a reason on its own
       const fallback =
-        result.outcome === 'fail' ? policy.fail : finding.severity === 'info' ? 'admit' : 'warn';
+        finding.severity === 'info' ? 'admit' : result.outcome === 'fail' ? policy.fail : 'warn';
       const chosen = ruled ?? fallback;
-      byAction[chosen].push(`${finding.code}: ${finding.message}`);
+      if (chosen !== 'admit') byAction[chosen].push(`${finding.code}: ${finding.message}`);
     }
   }
 

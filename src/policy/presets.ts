@@ -15,12 +15,17 @@ const COMMON_FINDINGS = {
   MANIFEST_MISMATCH: 'hold',
   INSTALL_SCRIPT: 'hold',
   NATIVE_BUILD: 'hold',
+  // strong combined evidence from the JavaScript itself
+  JS_DECODED_EXEC: 'hold',
+  JS_CREDENTIAL_EXFIL: 'hold',
+  JS_WALLET_DRAINER: 'hold',
+  JS_OBFUSCATED_INSTALL: 'hold',
 } as const;
 
 export const PRESETS: Record<'standard' | 'strict', PresetBody> = {
   standard: {
     preset: 'standard',
-    requiredLayers: ['integrity', 'static'],
+    requiredLayers: ['integrity', 'static', 'js-signals'],
     unavailable: 'warn',
     error: 'hold',
     fail: 'hold',
@@ -28,10 +33,15 @@ export const PRESETS: Record<'standard' | 'strict', PresetBody> = {
   },
   strict: {
     preset: 'strict',
-    requiredLayers: ['integrity', 'static'],
+    requiredLayers: ['integrity', 'static', 'js-signals'],
     unavailable: 'hold',
     error: 'hold',
     fail: 'hold',
-    findings: { ...COMMON_FINDINGS, BUNDLED_BINARY: 'hold' },
+    findings: {
+      ...COMMON_FINDINGS,
+      BUNDLED_BINARY: 'hold',
+      JS_INSTALL_NETWORK: 'hold',
+      JS_EXFIL_HOST: 'hold',
+    },
   },
 };

@@ -6,7 +6,8 @@
  */
 import ssri from 'ssri';
 import { runLayer } from './layer';
-import type { Layer, LayerInput } from './layer';
+import type { Layer, LayerInput, PreviousVersion } from './layer';
+import { jsSignals } from './layers/js-signals';
 import { staticPrecheck } from './layers/static-precheck';
 import { decide } from '../policy/policy';
 import type { Policy } from '../policy/schema';
@@ -24,8 +25,10 @@ export interface EngineDeps {
   upstream: Upstream;
   store: TarballStore;
   policy: Policy;
-  /** Layers run after the integrity check, in order. Default: the static pre-check. */
+  /** Layers run after the integrity check, in order. Default: static pre-check, JS signals. */
   layers?: Layer[];
+  /** The newest admitted version below this one, with its verified bytes. */
+  previousOf?: (name: string, version: string) => Promise<PreviousVersion | undefined>;
 }
 
 export interface Engine {
@@ -34,7 +37,7 @@ export interface Engine {
 }
 
 export function createEngine(deps: EngineDeps): Engine {
-  const layers = deps.layers ?? [staticPrecheck];
+  const layers = deps.layers ?? [staticPrecheck, jsSignals];
 
   async function process(job: Job, signal: AbortSignal): Promise<JobOutcome> {
     const { name, version } = job;
@@ -52,6 +55,7 @@ export function createEngine(deps: EngineDeps): Engine {
     let stored: { integrity: string; size: number } | undefined;
     if (fetched.tarball) {
       stored = await deps.store.put(versionKey(name, version), fetched.tarball);
+      const previous = await deps.previousOf?.(name, version);
       const input: LayerInput = {
         name,
         version,
@@ -59,6 +63,7 @@ export function createEngine(deps: EngineDeps): Engine {
         manifest,
         tarball: fetched.tarball,
         signal,
+        ...(previous ? { previous } : {}),
       };
       for (const layer of layers) results.push(await runLayer(layer, input));
     }

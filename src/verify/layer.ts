@@ -6,6 +6,11 @@ import type { Packument, PackumentVersion } from '../registry/packument';
 import type { Finding, LayerResult, Outcome } from '../types';
 import { errorMessage } from '../errors';
 
+export interface PreviousVersion {
+  version: string;
+  tarball: Buffer;
+}
+
 export interface LayerInput {
   name: string;
   version: string;
@@ -13,6 +18,11 @@ export interface LayerInput {
   manifest: PackumentVersion;
   /** The tarball bytes, already checked against the packument's integrity. */
   tarball: Buffer;
+  /**
+   * The newest admitted version of the same package below this one (by semver), with its
+   * verified bytes: what is new since then matters most. Undefined when there is none.
+   */
+  previous?: PreviousVersion;
   signal: AbortSignal;
 }
 

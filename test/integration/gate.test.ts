@@ -115,7 +115,7 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
         assert.equal(record.signature.verified, true);
         assert.deepEqual(
           record.layers.map((l: { layer: string; outcome: string }) => `${l.layer}:${l.outcome}`),
-          ['integrity:pass', 'static:pass'],
+          ['integrity:pass', 'static:pass', 'js-signals:pass'],
         );
       }
     });

@@ -32,7 +32,11 @@ describe('decide', () => {
       const policy = loadPolicy(preset);
       it('verifies a version whose layers all pass', () => {
         assert.equal(
-          decide(policy, [layer('integrity', 'pass'), layer('static', 'pass')]).status,
+          decide(policy, [
+            layer('integrity', 'pass'),
+            layer('static', 'pass'),
+            layer('js-signals', 'pass'),
+          ]).status,
           'verified',
         );
       });
@@ -68,6 +72,7 @@ describe('decide', () => {
     const results = [
       layer('integrity', 'pass'),
       layer('static', 'pass'),
+      layer('js-signals', 'pass'),
       layer('source', 'unavailable', [], 'repository unreachable'),
     ];
     const standard = decide(loadPolicy('standard'), results);
@@ -76,10 +81,28 @@ describe('decide', () => {
     assert.equal(decide(loadPolicy('strict'), results).status, 'held');
   });
 
+  it('never turns an info finding into a reason', () => {
+    const results = [
+      layer('integrity', 'pass'),
+      layer('static', 'pass'),
+      layer('js-signals', 'fail', [
+        finding('JS_DECODED_EXEC', 'critical'),
+        finding('JS_COVERAGE', 'info'),
+      ]),
+    ];
+    const d = decide(loadPolicy('standard'), results);
+    assert.equal(d.status, 'held');
+    assert.deepEqual(
+      d.reasons.map((r) => r.split(':')[0]),
+      ['JS_DECODED_EXEC'],
+    );
+  });
+
   it('warns on bundled binaries under standard and holds them under strict', () => {
     const results = [
       layer('integrity', 'pass'),
       layer('static', 'warn', [finding('BUNDLED_BINARY', 'medium')]),
+      layer('js-signals', 'pass'),
     ];
     assert.equal(decide(loadPolicy('standard'), results).status, 'verified');
     assert.equal(decide(loadPolicy('strict'), results).status, 'held');
