@@ -41,6 +41,8 @@ export interface LayerResult {
   durationMs: number;
   /** Why the layer could not run, when outcome is `unavailable` or `error`. */
   reason?: string;
+  /** What the layer measured beside its findings (the behaviour layer's runs, for example). */
+  summary?: object;
 }
 
 /** Who made a decision: the policy engine or a named person. */

@@ -21,6 +21,9 @@ import type { VersionExistsFn } from './registry/version-check';
 import { loadPolicy } from './policy/policy';
 import type { Policy } from './policy/schema';
 import { createEngine } from './verify/engine';
+import { staticPrecheck } from './verify/layers/static-precheck';
+import { jsSignals } from './verify/layers/js-signals';
+import { createBehaviourLayer } from './verify/layers/behaviour';
 import type { VettedOptions } from './config/options';
 import type { Logger } from './log/logger';
 import { installProcLogBridge } from './log/proc-log-bridge';
@@ -95,7 +98,17 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
   const store = createTarballStore(paths.tarballs);
   const upstream = createUpstream({ registry: options.upstream, cache: paths.cache });
   const previousOf = createPreviousLookup(index, store, logger);
-  const engine = createEngine({ upstream, store, policy, previousOf });
+  const behaviour = createBehaviourLayer({
+    upstream: options.upstream,
+    npmCache: join(paths.cache, 'behaviour-npm'),
+  });
+  const engine = createEngine({
+    upstream,
+    store,
+    policy,
+    previousOf,
+    layers: [staticPrecheck, jsSignals, behaviour],
+  });
   const queue = await JobQueue.open(subs, index, engine.process, engine.giveUp, {
     workers: options.workers,
     jobTimeoutMs: options.jobTimeoutMs,

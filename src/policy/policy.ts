@@ -74,6 +74,9 @@ export interface PolicyDecision {
 
 const RANK: Record<Action, number> = { admit: 0, warn: 1, hold: 2, reject: 3 };
 
+/** Findings that mean the package runs code at install time. */
+const INSTALL_CODE: ReadonlySet<string> = new Set(['INSTALL_SCRIPT', 'NATIVE_BUILD']);
+
 /** Applies the policy to the layer results. */
 export function decide(policy: Policy, results: LayerResult[]): PolicyDecision {
   const byAction: Record<Action, string[]> = { admit: [], warn: [], hold: [], reject: [] };
@@ -97,6 +100,18 @@ export function decide(policy: Policy, results: LayerResult[]): PolicyDecision {
       const chosen = ruled ?? fallback;
       if (chosen !== 'admit') byAction[chosen].push(`${finding.code}: ${finding.message}`);
     }
+  }
+
+  // install-time code is only admitted once the behaviour layer watched it run
+  const watched = results.find((r) => r.layer === 'behaviour');
+  const installCode = results.flatMap((r) => r.findings).find((f) => INSTALL_CODE.has(f.code));
+  if (installCode && !(watched && ['pass', 'warn', 'fail'].includes(watched.outcome))) {
+    const why = watched
+      ? `${watched.outcome}${watched.reason ? `: ${watched.reason}` : ''}`
+      : 'did not run';
+    byAction.hold.push(
+      `${installCode.code}: install-time code was not watched (behaviour layer ${why})`,
+    );
   }
 
   const worst = (Object.keys(byAction) as Action[])

@@ -1,7 +1,8 @@
 /**
  * The two shipped policies. `standard` (the default) admits with a recorded warning when a layer
- * could not run for a reason outside the package; `strict` holds then. Both hold install-time
- * code until the behaviour layer can watch it run, and reject tampered or unsafe tarballs.
+ * could not run for a reason outside the package; `strict` holds then. Install-time code is
+ * admitted with a warning once the behaviour layer has watched it run (see `decide`), and held
+ * when it could not; tampered or unsafe tarballs and decoy reads are rejected.
  */
 import type { Policy } from './schema';
 
@@ -13,19 +14,29 @@ const COMMON_FINDINGS = {
   TARBALL_UNREADABLE: 'reject',
   PACKAGE_JSON_INVALID: 'hold',
   MANIFEST_MISMATCH: 'hold',
-  INSTALL_SCRIPT: 'hold',
-  NATIVE_BUILD: 'hold',
+  INSTALL_SCRIPT: 'warn',
+  NATIVE_BUILD: 'warn',
   // strong combined evidence from the JavaScript itself
   JS_DECODED_EXEC: 'hold',
   JS_CREDENTIAL_EXFIL: 'hold',
   JS_WALLET_DRAINER: 'hold',
   JS_OBFUSCATED_INSTALL: 'hold',
+  // what the behaviour layer saw install scripts and module loading do
+  DECOY_READ: 'reject',
+  DECOY_LEAK: 'reject',
+  INSTALL_SCRIPT_NETWORK: 'hold',
+  LOAD_NETWORK: 'hold',
+  WRITE_OUTSIDE_PACKAGE: 'hold',
+  SHELL_SPAWN: 'hold',
+  INSTALL_TIMEOUT: 'hold',
+  LOAD_TIMEOUT: 'hold',
+  RUNAWAY_CPU: 'hold',
 } as const;
 
 export const PRESETS: Record<'standard' | 'strict', PresetBody> = {
   standard: {
     preset: 'standard',
-    requiredLayers: ['integrity', 'static', 'js-signals'],
+    requiredLayers: ['integrity', 'static', 'js-signals', 'behaviour'],
     unavailable: 'warn',
     error: 'hold',
     fail: 'hold',
@@ -33,7 +44,7 @@ export const PRESETS: Record<'standard' | 'strict', PresetBody> = {
   },
   strict: {
     preset: 'strict',
-    requiredLayers: ['integrity', 'static', 'js-signals'],
+    requiredLayers: ['integrity', 'static', 'js-signals', 'behaviour'],
     unavailable: 'hold',
     error: 'hold',
     fail: 'hold',

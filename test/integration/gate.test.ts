@@ -77,12 +77,12 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
     await publish({
       name: 'vt-script',
       version: '1.0.0',
-      packageJson: { scripts: { postinstall: 'node -e "1"' } },
+      packageJson: { scripts: { postinstall: 'sh -c "echo configuring"' } },
     });
     await publish({
       name: '@vt/held',
       version: '1.0.0',
-      packageJson: { scripts: { install: 'node-gyp rebuild' } },
+      packageJson: { scripts: { install: 'sh -c "echo building"' } },
     });
     await publish({ name: 'vt-tampered', version: '1.0.0' });
     await tamperUpstreamTarball(upstream.storage, 'vt-tampered', '1.0.0');
@@ -115,7 +115,7 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
         assert.equal(record.signature.verified, true);
         assert.deepEqual(
           record.layers.map((l: { layer: string; outcome: string }) => `${l.layer}:${l.outcome}`),
-          ['integrity:pass', 'static:pass', 'js-signals:pass'],
+          ['integrity:pass', 'static:pass', 'js-signals:pass', 'behaviour:pass'],
         );
       }
     });
@@ -181,8 +181,8 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
           error: string;
         };
         assert.equal(body.status, 'held');
-        assert.match(body.reasons.join(), /INSTALL_SCRIPT/);
-        assert.match(res.headers.get('npm-notice') ?? '', /held: INSTALL_SCRIPT/);
+        assert.match(body.reasons.join(), /SHELL_SPAWN/);
+        assert.match(res.headers.get('npm-notice') ?? '', /held: SHELL_SPAWN/);
         assert.match(body.error, /held for review/);
       });
     }
@@ -191,7 +191,7 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
       const p = project(`${vetted.url}/`);
       const res = await runNpm(['install', 'vt-script@1.0.0'], { cwd: p.dir, env: p.env });
       assert.notEqual(res.code, 0);
-      assert.match(res.stderr, /vt-script@1\.0\.0 is held for review: INSTALL_SCRIPT/);
+      assert.match(res.stderr, /vt-script@1\.0\.0 is held for review: SHELL_SPAWN/);
     });
 
     it('lets an admin approve it, after which npm installs it', async () => {

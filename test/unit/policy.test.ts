@@ -36,6 +36,7 @@ describe('decide', () => {
             layer('integrity', 'pass'),
             layer('static', 'pass'),
             layer('js-signals', 'pass'),
+            layer('behaviour', 'pass'),
           ]).status,
           'verified',
         );
@@ -47,12 +48,42 @@ describe('decide', () => {
         assert.equal(d.status, 'rejected');
         assert.match(d.reasons[0] ?? '', /INTEGRITY_MISMATCH/);
       });
-      it('holds install-time code until the behaviour layer exists', () => {
+      it('admits install-time code the behaviour layer watched, with a warning', () => {
         const d = decide(policy, [
           layer('integrity', 'pass'),
           layer('static', 'warn', [finding('INSTALL_SCRIPT')]),
+          layer('js-signals', 'pass'),
+          layer('behaviour', 'pass'),
+        ]);
+        assert.equal(d.status, 'verified');
+        assert.match(d.warnings.join(), /INSTALL_SCRIPT/);
+      });
+      it('holds install-time code the behaviour layer could not watch', () => {
+        const d = decide(policy, [
+          layer('integrity', 'pass'),
+          layer('static', 'warn', [finding('INSTALL_SCRIPT')]),
+          layer('js-signals', 'pass'),
+          layer('behaviour', 'unavailable', [], 'bwrap is not installed'),
         ]);
         assert.equal(d.status, 'held');
+        assert.match(d.reasons.join(), /not watched \(behaviour layer unavailable: bwrap/);
+      });
+      it('rejects a decoy read and holds a shell spawned at install time', () => {
+        const base = [
+          layer('integrity', 'pass'),
+          layer('static', 'pass'),
+          layer('js-signals', 'pass'),
+        ];
+        const read = decide(policy, [
+          ...base,
+          layer('behaviour', 'fail', [finding('DECOY_READ', 'critical')]),
+        ]);
+        assert.equal(read.status, 'rejected');
+        const shell = decide(policy, [
+          ...base,
+          layer('behaviour', 'fail', [finding('SHELL_SPAWN')]),
+        ]);
+        assert.equal(shell.status, 'held');
       });
       it('holds when a required layer did not run', () => {
         const d = decide(policy, [layer('integrity', 'pass')]);
@@ -73,6 +104,7 @@ describe('decide', () => {
       layer('integrity', 'pass'),
       layer('static', 'pass'),
       layer('js-signals', 'pass'),
+      layer('behaviour', 'pass'),
       layer('source', 'unavailable', [], 'repository unreachable'),
     ];
     const standard = decide(loadPolicy('standard'), results);
@@ -89,6 +121,7 @@ describe('decide', () => {
         finding('JS_DECODED_EXEC', 'critical'),
         finding('JS_COVERAGE', 'info'),
       ]),
+      layer('behaviour', 'pass'),
     ];
     const d = decide(loadPolicy('standard'), results);
     assert.equal(d.status, 'held');
@@ -103,6 +136,7 @@ describe('decide', () => {
       layer('integrity', 'pass'),
       layer('static', 'warn', [finding('BUNDLED_BINARY', 'medium')]),
       layer('js-signals', 'pass'),
+      layer('behaviour', 'pass'),
     ];
     assert.equal(decide(loadPolicy('standard'), results).status, 'verified');
     assert.equal(decide(loadPolicy('strict'), results).status, 'held');
