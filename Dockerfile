@@ -3,7 +3,7 @@ FROM node:20-bookworm-slim
 
 # bubblewrap + strace run the behaviour layer's sandbox; git fetches and packs sources.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends bubblewrap strace git ca-certificates \
+  && apt-get install -y --no-install-recommends bubblewrap strace git ca-certificates python3 make g++ util-linux \
   && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/vetted

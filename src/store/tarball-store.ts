@@ -3,6 +3,11 @@
  * Reads are checked before anything is sent: tarballs up to 64 MiB are read and hashed whole;
  * larger ones stream with the last chunk held back until the digest matches, so an edited file
  * never reaches a client whole.
+ *
+ * Bodies that passed the check stay in memory (256 MiB in all, 16 MiB at most each), so a hot
+ * tarball is served without re-reading and re-hashing it. Each hit still stats the file: if
+ * its size or mtime changed, the copy is dropped and the file is checked again, so an edit on
+ * disk is reported (STORE_CORRUPT) on the next request for it.
  * Depends on cacache and ssri; knows nothing of records or policy.
  */
 import cacache from 'cacache';
@@ -37,10 +42,22 @@ export type OpenedTarball =
 
 /** Above this size a tarball is streamed instead of read whole. */
 const WHOLE_READ_MAX = 64 * 1024 * 1024;
+/** Verified bodies kept in memory, in bytes, and the largest one kept. */
+const BODY_CACHE_BYTES = 256 * 1024 * 1024;
+const BODY_CACHE_ITEM_MAX = 16 * 1024 * 1024;
+
+interface CachedBody {
+  body: Buffer;
+  mtimeMs: number;
+}
 
 export function createTarballStore(dir: string): TarballStore {
   // content path by integrity: cacache's index lookup is a file read per call
   const paths = new LRUCache<string, { path: string; size: number }>({ max: 50_000 });
+  const bodies = new LRUCache<string, CachedBody>({
+    maxSize: BODY_CACHE_BYTES,
+    sizeCalculation: (entry) => entry.body.length,
+  });
 
   return {
     async put(key, data) {
@@ -61,15 +78,20 @@ export function createTarballStore(dir: string): TarballStore {
         where = { path: info.path, size: info.size ?? 0 };
         paths.set(integrity, where);
       }
-      const found = await stat(where.path).catch(() => undefined);
-      if (!found) {
+      const onDisk = await stat(where.path).catch(() => undefined);
+      if (!onDisk) {
         paths.delete(integrity);
         return undefined;
       }
-      if (found.size !== where.size) {
+      const hot = bodies.get(integrity);
+      if (hot && hot.mtimeMs === onDisk.mtimeMs && hot.body.length === onDisk.size) {
+        return { body: hot.body, size: hot.body.length };
+      }
+      bodies.delete(integrity);
+      if (onDisk.size !== where.size) {
         paths.delete(integrity);
         throw new VettedError('STORE_CORRUPT', `stored tarball for ${key} has the wrong size`, {
-          context: { key, integrity, expected: where.size, found: found.size },
+          context: { key, integrity, expected: where.size, found: onDisk.size },
         });
       }
       const sha512 = ssri.parse(integrity).sha512?.[0]?.digest;
@@ -78,6 +100,8 @@ export function createTarballStore(dir: string): TarballStore {
         const body = await readFile(where.path);
         const found = createHash('sha512').update(body).digest('base64');
         if (found !== sha512) throw mismatch(key, sha512, found);
+        if (body.length <= BODY_CACHE_ITEM_MAX)
+          bodies.set(integrity, { body, mtimeMs: onDisk.mtimeMs });
         return { body, size: body.length };
       }
       const checked = createReadStream(where.path).pipe(new DigestGate(sha512, key));
