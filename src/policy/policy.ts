@@ -93,11 +93,11 @@ export function decide(policy: Policy, results: LayerResult[]): PolicyDecision {
       );
     }
     for (const finding of result.findings) {
+      // an info finding is context (coverage, activity expected for the package's purpose),
+      // never a reason on its own, whatever rule its code has
+      if (finding.severity === 'info') continue;
       const ruled = policy.findings[finding.code];
-      // an info finding is context (coverage, expected activity), never a reason on its own
-      const fallback =
-        finding.severity === 'info' ? 'admit' : result.outcome === 'fail' ? policy.fail : 'warn';
-      const chosen = ruled ?? fallback;
+      const chosen = ruled ?? (result.outcome === 'fail' ? policy.fail : 'warn');
       if (chosen !== 'admit') byAction[chosen].push(`${finding.code}: ${finding.message}`);
     }
   }

@@ -67,7 +67,7 @@ export const staticPrecheck: Layer = {
         findings.push({
           code: 'INSTALL_SCRIPT',
           severity: 'high',
-          message: `runs a ${script} script at install time: ${truncate(command, 200)}`,
+          message: `runs ${script === 'install' ? 'an' : 'a'} ${script} script at install time: ${truncate(command, 200)}`,
           evidence: { script, command },
         });
       }
