@@ -4,6 +4,8 @@
  * plugin calls `createVetted` once; so do tests. No Verdaccio types here.
  */
 import { mkdirSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { buffer } from 'node:stream/consumers';
 import semver from 'semver';
 import { join } from 'node:path';
@@ -87,6 +89,7 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
   const policy = loadPolicy(options.policy);
   const signer = loadOrCreateSigner(paths.keys);
   const subs: Sublevels = await openDatabase(paths.index);
+  await removeStaleWorkspaces(2 * options.jobTimeoutMs, logger);
   const index = await VerifiedIndex.open(subs, signer, {
     cacheMax: options.cacheMax,
     onTampered: (key) =>
@@ -95,12 +98,20 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
         'index record @{key} fails its signature; treated as absent',
       ),
   });
+  if (index.compromised) {
+    logger.error(
+      { err: index.compromised },
+      'AUDIT ALERT: the audit log does not match its signed head (@{err}); no stored verdict is trusted until each version is re-verified',
+    );
+  }
   const store = createTarballStore(paths.tarballs);
   const upstream = createUpstream({ registry: options.upstream, cache: paths.cache });
   const previousOf = createPreviousLookup(index, store, logger);
   const behaviour = createBehaviourLayer({
     upstream: options.upstream,
     npmCache: join(paths.cache, 'behaviour-npm'),
+    expectations: (pkg) =>
+      Object.hasOwn(policy.behaviour, pkg.name) ? policy.behaviour[pkg.name] : undefined,
   });
   const engine = createEngine({
     upstream,
@@ -184,4 +195,22 @@ function createPreviousLookup(index: VerifiedIndex, store: TarballStore, logger:
       return undefined;
     }
   };
+}
+
+/**
+ * Sandbox workspaces left by jobs that died with the process (kill -9) stay in the temp dir;
+ * anything older than any live job could be is removed at start.
+ */
+async function removeStaleWorkspaces(olderThanMs: number, logger: Logger): Promise<void> {
+  const root = tmpdir();
+  const names = await readdir(root).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names.filter((n) => n.startsWith('vetted-behaviour-'))) {
+    const dir = join(root, name);
+    const info = await stat(dir).catch(() => undefined);
+    if (!info?.isDirectory() || Date.now() - info.mtimeMs < olderThanMs) continue;
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+    removed++;
+  }
+  if (removed > 0) logger.info({ removed }, 'removed @{removed} stale sandbox workspaces');
 }

@@ -92,10 +92,19 @@ async function decide(
   }
   if (!record) {
     // unknown versions cost an upstream fetch each: only real ones are queued
-    if (!vetted.queue.has(name, version) && (await vetted.versionExists(name, version)) === false) {
-      return sendJson(res, 404, {
-        error: `${name}@${version} does not exist on the upstream registry`,
-      });
+    if (!vetted.queue.has(name, version)) {
+      const exists = await vetted.versionExists(name, version);
+      if (exists === false) {
+        return sendJson(res, 404, {
+          error: `${name}@${version} does not exist on the upstream registry`,
+        });
+      }
+      if (exists === undefined) {
+        // nothing is queued for a version nobody can confirm: an outage must not fill the queue
+        return sendJson(res, 503, {
+          error: `${name}@${version} cannot be verified now: the upstream registry does not answer; try again`,
+        });
+      }
     }
     await vetted.queue.enqueue(name, version, 'install');
     record = await waitForVerdict(vetted, res, name, version);

@@ -53,6 +53,10 @@ export class VerifiedIndex {
   /** key -> status and date as stored (unverified), for listing without reading every record. */
   readonly #summary = new Map<string, Summary>();
   #head: AuditHead = { seq: 0, hash: GENESIS };
+  /** Why no stored record can be trusted (the audit chain does not match its signed head). */
+  #compromised: string | undefined;
+  /** Records bound to audit entries up to here were written before the chain was found broken. */
+  #compromisedUpTo = 0;
   #writing: Promise<unknown> = Promise.resolve();
 
   private constructor(subs: Sublevels, signer: Signer, options: VerifiedIndexOptions) {
@@ -76,6 +80,13 @@ export class VerifiedIndex {
         index.#latest.set(versionKey(entry.name, entry.version), entry.seq);
       }
     }
+    // the map above is only as good as the chain: entries cut off the end or edited would let
+    // an older record pass, so a chain that does not match its signed head trusts no record
+    const chain = await index.verifyAudit();
+    if (!chain.ok) {
+      index.#compromised = `audit entry ${chain.firstBroken?.seq}: ${chain.firstBroken?.problem}`;
+      index.#compromisedUpTo = Math.max(index.#head.seq, chain.entries);
+    }
     for await (const [key, value] of subs.records.iterator()) {
       const record = (value as SignedRecord | undefined)?.record;
       if (record) index.#summary.set(key, { status: record.status, decidedAt: record.decidedAt });
@@ -87,6 +98,11 @@ export class VerifiedIndex {
     return this.#signer;
   }
 
+  /** Set when the audit chain did not verify at open: every record is then treated as absent. */
+  get compromised(): string | undefined {
+    return this.#compromised;
+  }
+
   /** The record for `name@version`, or undefined when absent or it fails its checks. */
   async get(name: string, version: string): Promise<VersionRecord | undefined> {
     const key = versionKey(name, version);
@@ -95,6 +111,7 @@ export class VerifiedIndex {
     const stored = (await this.#subs.records.get(key)) as SignedRecord | undefined;
     const record = this.#checked(key, stored);
     if (record) this.#cache.set(key, record);
+    else if (!stored && this.#latest.has(key)) this.#flag(key); // the audit log says it had one
     return record;
   }
 
@@ -282,17 +299,21 @@ export class VerifiedIndex {
     const record = typeof stored === 'object' ? stored.record : undefined;
     const ok =
       record !== undefined &&
+      (this.#compromised === undefined || (record.auditSeq ?? 0) > this.#compromisedUpTo) &&
       typeof stored.sig === 'string' &&
       versionKey(record.name, record.version) === key &&
       record.auditSeq !== undefined &&
       this.#latest.get(key) === record.auditSeq &&
       this.#signer.verify(canonicalJson(record), stored.sig);
     if (ok) return record;
-    if (!this.#tampered.has(key)) {
-      this.#tampered.add(key);
-      this.#onTampered(key);
-    }
+    this.#flag(key);
     return undefined;
+  }
+
+  #flag(key: string): void {
+    if (this.#tampered.has(key)) return;
+    this.#tampered.add(key);
+    this.#onTampered(key);
   }
 
   async #write(key: string, ops: BatchOperation[]): Promise<void> {

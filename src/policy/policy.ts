@@ -54,6 +54,7 @@ export function loadPolicy(spec: string): Policy {
       error: file.error ?? base.error,
       fail: file.fail ?? base.fail,
       findings: { ...base.findings, ...file.findings },
+      behaviour: { ...base.behaviour, ...file.behaviour },
     },
     spec,
   );
@@ -100,6 +101,17 @@ export function decide(policy: Policy, results: LayerResult[]): PolicyDecision {
       const chosen = ruled ?? (result.outcome === 'fail' ? policy.fail : 'warn');
       if (chosen !== 'admit') byAction[chosen].push(`${finding.code}: ${finding.message}`);
     }
+  }
+
+  // a secret read together with a reach for the network is an exfiltration attempt
+  const codes = new Set(
+    results.flatMap((r) => r.findings.filter((f) => f.severity !== 'info').map((f) => f.code)),
+  );
+  if (
+    codes.has('DECOY_READ') &&
+    (codes.has('INSTALL_SCRIPT_NETWORK') || codes.has('LOAD_NETWORK'))
+  ) {
+    byAction.reject.push('DECOY_READ: read a decoy secret and tried to reach the network');
   }
 
   // install-time code is only admitted once the behaviour layer watched it run

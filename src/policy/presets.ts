@@ -22,7 +22,8 @@ const COMMON_FINDINGS = {
   JS_WALLET_DRAINER: 'hold',
   JS_OBFUSCATED_INSTALL: 'hold',
   // what the behaviour layer saw install scripts and module loading do
-  DECOY_READ: 'reject',
+  // a read alone can be a tool reading its own config (npm, pnpm); a leak is not
+  DECOY_READ: 'hold',
   DECOY_LEAK: 'reject',
   INSTALL_SCRIPT_NETWORK: 'hold',
   LOAD_NETWORK: 'hold',
@@ -41,6 +42,7 @@ export const PRESETS: Record<'standard' | 'strict', PresetBody> = {
     error: 'hold',
     fail: 'hold',
     findings: { ...COMMON_FINDINGS, BUNDLED_BINARY: 'warn' },
+    behaviour: {},
   },
   strict: {
     preset: 'strict',
@@ -54,5 +56,6 @@ export const PRESETS: Record<'standard' | 'strict', PresetBody> = {
       JS_INSTALL_NETWORK: 'hold',
       JS_EXFIL_HOST: 'hold',
     },
+    behaviour: {},
   },
 };

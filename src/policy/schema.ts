@@ -21,6 +21,24 @@ export const policyFileSchema = z
     error: action.optional(),
     /** What a failing layer leads to, for findings without their own rule. */
     fail: action.optional(),
+    /**
+     * What each package's purpose explains in the behaviour sandbox, by package name: programs
+     * it may spawn, network use, paths outside its directory it may write, native builds. What
+     * is allowed is reported at `info`; everything else stays strict.
+     */
+    behaviour: z
+      .record(
+        z.string().min(1),
+        z
+          .object({
+            allowSpawn: z.array(z.string().min(1)).optional(),
+            allowNetwork: z.boolean().optional(),
+            allowWrite: z.array(z.string().min(1)).optional(),
+            nativeBuild: z.union([z.literal('auto'), z.boolean()]).optional(),
+          })
+          .strict(),
+      )
+      .optional(),
     /** Rules by finding code; they win over the outcome rules. */
     findings: z
       .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'finding codes are SCREAMING_SNAKE'), action)
@@ -30,6 +48,13 @@ export const policyFileSchema = z
 
 export type PolicyFile = z.infer<typeof policyFileSchema>;
 
+export interface BehaviourAllowance {
+  allowSpawn?: string[];
+  allowNetwork?: boolean;
+  allowWrite?: string[];
+  nativeBuild?: 'auto' | boolean;
+}
+
 export interface Policy {
   preset: 'standard' | 'strict';
   requiredLayers: string[];
@@ -37,6 +62,8 @@ export interface Policy {
   error: Action;
   fail: Action;
   findings: Record<string, Action>;
+  /** Behaviour expectations by package name (see the file schema). */
+  behaviour: Record<string, BehaviourAllowance>;
   /** sha256 of the canonical JSON of the resolved policy, recorded on each verdict. */
   digest: string;
   /** Where it came from: a preset name or a file path. */

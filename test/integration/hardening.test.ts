@@ -132,5 +132,16 @@ describe('vetted hardening', { timeout: 240_000 }, () => {
       assert.match(String(health.upstream), /^http:\/\/\*\*\*@127\.0\.0\.1/);
       assert.ok(!v.output.text().includes('alice-password'));
     });
+
+    it('queues nothing it cannot confirm while the upstream is down (runs last)', async () => {
+      await upstream.stop();
+      const res = await fetch(`${v.url}/vt-never-seen/-/vt-never-seen-1.0.0.tgz`);
+      assert.equal(res.status, 503);
+      assert.match(
+        ((await res.json()) as { error: string }).error,
+        /upstream registry does not answer/,
+      );
+      assert.equal((await v.api('/queue')).body.jobs.length, 0);
+    });
   });
 });

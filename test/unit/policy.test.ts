@@ -68,7 +68,27 @@ describe('decide', () => {
         assert.equal(d.status, 'held');
         assert.match(d.reasons.join(), /not watched \(behaviour layer unavailable: bwrap/);
       });
-      it('rejects a decoy read and holds a shell spawned at install time', () => {
+      it('holds a decoy read alone, rejects one with a network attempt', () => {
+        const base = [
+          layer('integrity', 'pass'),
+          layer('static', 'pass'),
+          layer('js-signals', 'pass'),
+        ];
+        const alone = decide(policy, [
+          ...base,
+          layer('behaviour', 'fail', [finding('DECOY_READ', 'critical')]),
+        ]);
+        assert.equal(alone.status, 'held');
+        const exfil = decide(policy, [
+          ...base,
+          layer('behaviour', 'fail', [
+            finding('DECOY_READ', 'critical'),
+            finding('INSTALL_SCRIPT_NETWORK', 'critical'),
+          ]),
+        ]);
+        assert.equal(exfil.status, 'rejected');
+      });
+      it('rejects a decoy leak and holds a shell spawned at install time', () => {
         const base = [
           layer('integrity', 'pass'),
           layer('static', 'pass'),
@@ -76,7 +96,7 @@ describe('decide', () => {
         ];
         const read = decide(policy, [
           ...base,
-          layer('behaviour', 'fail', [finding('DECOY_READ', 'critical')]),
+          layer('behaviour', 'fail', [finding('DECOY_LEAK', 'critical')]),
         ]);
         assert.equal(read.status, 'rejected');
         const shell = decide(policy, [
@@ -152,6 +172,17 @@ describe('loadPolicy', () => {
     assert.equal(policy.preset, 'strict');
     assert.equal(policy.findings.INSTALL_SCRIPT, 'reject');
     assert.notEqual(policy.digest, loadPolicy('strict').digest);
+  });
+  it('reads per-package behaviour expectations, and refuses unknown ones', () => {
+    const file = join(dir, 'behaviour.yaml');
+    writeFileSync(file, 'behaviour:\n  esbuild:\n    allowSpawn: [esbuild]\n');
+    assert.deepEqual(loadPolicy(file).behaviour.esbuild, { allowSpawn: ['esbuild'] });
+    writeFileSync(file, 'behaviour:\n  esbuild:\n    allowEverything: true\n');
+    assert.throws(() => loadPolicy(file), /POLICY_INVALID|allowEverything|Unrecognized/);
+  });
+  it('loads the shipped example policy', () => {
+    const example = join(__dirname, '..', '..', '..', 'config', 'policy.example.yaml');
+    assert.equal(loadPolicy(example).behaviour.esbuild?.allowSpawn?.[0], 'esbuild');
   });
   it('names the field that is wrong', () => {
     const file = join(dir, 'bad.yaml');

@@ -149,3 +149,25 @@ describe('staticPrecheck', () => {
     });
   });
 });
+
+describe('staticPrecheck and npm publish', () => {
+  it('does not call the implicit node-gyp rebuild npm adds to the registry copy a mismatch', async () => {
+    const tarball = tgz(pkg(), tarEntry('package/binding.gyp', '{}'));
+    const manifest = {
+      name: 'x',
+      version: '1.0.0',
+      gypfile: true,
+      scripts: { install: 'node-gyp rebuild' },
+    };
+    const result = await staticPrecheck.run(input(tarball, manifest));
+    assert.deepEqual(
+      result.findings.map((f) => f.code),
+      ['NATIVE_BUILD'],
+    );
+  });
+  it('still reports an install script the tarball does not have', async () => {
+    const manifest = { name: 'x', version: '1.0.0', scripts: { install: 'node-gyp rebuild' } };
+    const result = await staticPrecheck.run(input(tgz(pkg()), manifest));
+    assert.ok(result.findings.some((f) => f.code === 'MANIFEST_MISMATCH'));
+  });
+});

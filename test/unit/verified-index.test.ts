@@ -134,6 +134,37 @@ describe('VerifiedIndex', () => {
     rmSync(dir2, { recursive: true, force: true });
   });
 
+  it('trusts no earlier record when the chain was cut, but trusts new decisions', async () => {
+    const dir3 = mkdtempSync(join(tmpdir(), 'vetted-index-'));
+    let subs3 = await openDatabase(join(dir3, 'index'));
+    const signer = loadOrCreateSigner(join(dir3, 'keys'));
+    let index3 = await VerifiedIndex.open(subs3, signer);
+    const actor = { kind: 'policy' as const, name: 'standard' };
+    const verdict = (v: string, status: 'verified' | 'revoked') =>
+      index3.decide(sampleRecord('cut', v, status), {
+        action: 'verdict',
+        actor,
+        name: 'cut',
+        version: v,
+        status,
+      });
+    await verdict('1.0.0', 'verified');
+    const old = (await subs3.records.get('cut@1.0.0')) as SignedRecord;
+    await verdict('1.0.0', 'revoked');
+    // an attacker puts the old record back and cuts the revocation off the log
+    await subs3.records.put('cut@1.0.0', old);
+    await subs3.audit.del(seqKey(2));
+    await subs3.db.close();
+    subs3 = await openDatabase(join(dir3, 'index'));
+    index3 = await VerifiedIndex.open(subs3, signer);
+    assert.match(index3.compromised ?? '', /removed/);
+    assert.equal(await index3.get('cut', '1.0.0'), undefined);
+    await verdict('2.0.0', 'verified');
+    assert.equal((await index3.get('cut', '2.0.0'))?.status, 'verified');
+    await subs3.db.close();
+    rmSync(dir3, { recursive: true, force: true });
+  });
+
   it('names a removed entry', async () => {
     await subs.audit.del(seqKey(2));
     const bad = await index.verifyAudit();
@@ -186,6 +217,21 @@ describe('VerifiedIndex', () => {
     );
     assert.equal(stored, undefined);
     assert.equal((await index.get('d', '1.0.0'))?.status, 'denied');
+  });
+
+  it('treats a record deleted behind its audit entry as tampered', async () => {
+    const actor = { kind: 'policy' as const, name: 'standard' };
+    await index.decide(sampleRecord('gone', '1.0.0', 'revoked'), {
+      action: 'revoke',
+      actor,
+      name: 'gone',
+      version: '1.0.0',
+      status: 'revoked',
+    });
+    await subs.records.del('gone@1.0.0');
+    index.clearCache();
+    assert.equal(await index.get('gone', '1.0.0'), undefined);
+    assert.equal(index.isTampered('gone', '1.0.0'), true);
   });
 
   it('refuses a second process-local open with INDEX_LOCKED', async () => {

@@ -102,7 +102,7 @@ export const staticPrecheck: Layer = {
       });
     }
 
-    if (pkg) compareWithManifest(pkg, manifest, findings);
+    if (pkg) compareWithManifest(pkg, manifest, files.has('binding.gyp'), findings);
     return { outcome: outcomeOf(findings, FAILING), findings };
   },
 };
@@ -134,13 +134,20 @@ function parsePackageJson(text: string | undefined, findings: Finding[]) {
 function compareWithManifest(
   pkg: Record<string, unknown>,
   manifest: Record<string, unknown>,
+  hasBindingGyp: boolean,
   findings: Finding[],
 ): void {
   const mismatched: string[] = [];
   if (pkg.name !== manifest.name) mismatched.push('name');
   if (pkg.version !== manifest.version) mismatched.push('version');
-  const tarScripts = isRecord(pkg.scripts) ? pkg.scripts : {};
+  const tarScripts: Record<string, unknown> = { ...(isRecord(pkg.scripts) ? pkg.scripts : {}) };
   const regScripts = isRecord(manifest.scripts) ? manifest.scripts : {};
+  // npm publish writes the implicit `node-gyp rebuild` into the registry's copy only
+  const implicitGyp =
+    hasBindingGyp && pkg.gypfile !== false && !tarScripts.install && !tarScripts.preinstall;
+  if (implicitGyp && regScripts.install === 'node-gyp rebuild') {
+    tarScripts.install = 'node-gyp rebuild';
+  }
   for (const script of INSTALL_SCRIPTS) {
     if ((tarScripts[script] ?? undefined) !== (regScripts[script] ?? undefined)) {
       mismatched.push(`scripts.${script}`);
