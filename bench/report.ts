@@ -2,10 +2,13 @@
  * Turning results into what `npm run bench` prints: aligned text tables, the targets with
  * whether each was met, and the JSON summary also written to bench/results/latest.json.
  */
+import type { BehaviourBenchResult } from './behaviour-bench';
+import { behaviourTargets, formatBehaviour, summariseBehaviour } from './behaviour-report';
 import type { Environment } from './environment';
 import type { RefusalResult, ServingResult } from './http-bench';
 import type { LookupResult } from './index-lookup';
 import { round } from './stats';
+import { table } from './table';
 
 export const THROUGHPUT_TARGET = 0.95;
 export const LOOKUP_P99_TARGET_MS = 1;
@@ -17,16 +20,6 @@ export interface Target {
   target: string;
   value: string;
   met: boolean;
-}
-
-/** Left-aligns the first column and right-aligns the others. */
-export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
-      .join('  ');
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 const ms = (v: number) => v.toFixed(2);
@@ -117,7 +110,11 @@ export function lookupTable(result: LookupResult): string {
   );
 }
 
-export function targets(serving: ServingResult[], lookup: LookupResult | undefined): Target[] {
+export function targets(
+  serving: ServingResult[],
+  lookup: LookupResult | undefined,
+  behaviour: BehaviourBenchResult | undefined,
+): Target[] {
   const out: Target[] = serving.map((r) => ({
     name: `throughput ${r.id}`,
     target: `vetted >= ${THROUGHPUT_TARGET} x plain`,
@@ -137,6 +134,7 @@ export function targets(serving: ServingResult[], lookup: LookupResult | undefin
       });
     }
   }
+  if (behaviour) out.push(...behaviourTargets(behaviour));
   return out;
 }
 
@@ -164,6 +162,7 @@ export interface ReportInput {
   /** Why vetted refuses the version of the 403 measurements. */
   refusedBy: string | undefined;
   lookup: LookupResult | undefined;
+  behaviour: BehaviourBenchResult | undefined;
   goals: Target[];
   invalid: string[];
   errors: string[];
@@ -177,15 +176,17 @@ export function formatReport(r: ReportInput): string {
     `vetted bench, ${env.date}, commit ${env.commit ?? '?'}` +
       (env.uncommittedChanges ? ' (+ uncommitted changes)' : ''),
     `node ${env.node}, ${env.wrk ?? 'wrk not run'}, ${env.cpus} CPUs (${env.cpuModel ?? '?'})`,
-    `NOTE: wrk (-t1) and the server under test share these ${env.cpus} cores on loopback, so ` +
-      'throughput moves by up to ~20 % between runs; read ratios near 1 as "no measurable difference".',
-    `Each figure: wrk -t1 for ${settings.durationS} s after a ${settings.warmupS} s warm-up, ` +
-      `mean of ${settings.rounds} round(s), plain and vetted alternating. Latency in ms.`,
   ];
-  if (settings.vettedNodeArgs.length > 0) {
-    lines.push(`vetted ran with extra node flags: ${settings.vettedNodeArgs.join(' ')}`);
-  }
   if (r.serving && r.refusal) {
+    lines.push(
+      `NOTE: wrk (-t1) and the server under test share these ${env.cpus} cores on loopback, so ` +
+        'throughput moves by up to ~20 % between runs; read ratios near 1 as "no measurable difference".',
+      `Each figure: wrk -t1 for ${settings.durationS} s after a ${settings.warmupS} s warm-up, ` +
+        `mean of ${settings.rounds} round(s), plain and vetted alternating. Latency in ms.`,
+    );
+    if (settings.vettedNodeArgs.length > 0) {
+      lines.push(`vetted ran with extra node flags: ${settings.vettedNodeArgs.join(' ')}`);
+    }
     lines.push('', servingTable(r.serving), '', cpuTable(r.serving));
     lines.push(
       '(server CPU = user + system time of the server process, all threads, per request; "other ' +
@@ -216,6 +217,17 @@ export function formatReport(r: ReportInput): string {
         'VerifiedIndex.open(), which reads the whole audit log and every record)',
     );
   }
+  if (r.behaviour) {
+    lines.push('', ...formatBehaviour(r.behaviour));
+    const { cold, warm } = r.behaviour;
+    const busiest = Math.max(cold?.otherCores ?? 0, warm.otherCores ?? 0);
+    if (busiest > OTHER_LOAD_WARNING) {
+      lines.push(
+        `WARNING: other processes used ${(busiest * 100).toFixed(0)} % of a core during a ` +
+          'behaviour pass; its times are longer than on a quiet machine. Rerun on a quiet machine.',
+      );
+    }
+  }
   const met = r.goals.filter((g) => g.met).length;
   lines.push('', targetsTable(r.goals));
   lines.push(`${met} of ${r.goals.length} targets met. Targets are reported, not enforced.`);
@@ -225,13 +237,15 @@ export function formatReport(r: ReportInput): string {
 }
 
 /**
- * The JSON summary: means per case and server, the 403 path and the index, without the
- * per-round wrk results (those go to the results file as `details`).
+ * The JSON summary: means per case and server, the 403 path, the index and the behaviour
+ * layer, without the per-round wrk results and per-version timings (those go to the results
+ * file as `details`).
  */
 export function summarise(
   serving: ServingResult[] | undefined,
   refusal: RefusalResult[] | undefined,
   lookup: LookupResult | undefined,
+  behaviour: BehaviourBenchResult | undefined,
 ) {
   return {
     serving: serving?.map((r) => ({
@@ -262,5 +276,6 @@ export function summarise(
       coldMs: lookup.cold,
       warmMs: lookup.warm,
     },
+    behaviour: behaviour && summariseBehaviour(behaviour),
   };
 }

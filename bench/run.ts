@@ -1,11 +1,14 @@
 /**
- * `npm run bench`: how much serving through vetted costs next to plain Verdaccio 6.8, and how
- * fast the verified index answers at 100k records. Steps:
+ * `npm run bench`: how much serving through vetted costs next to plain Verdaccio 6.8, how fast
+ * the verified index answers at 100k records, and how long the behaviour layer takes per
+ * version over express@4.18.2's real tree. Steps:
  *   1. an upstream Verdaccio with bench-small, bench-big (1 MB) and bench-held published by npm;
  *   2. plain Verdaccio and vetted, both proxying it, warmed so both serve cached tarballs;
  *   3. wrk on each tarball at c=1 and c=32, the two servers alternating, over `rounds` rounds;
  *   4. wrk on bench-held's tarball, which vetted refuses (403; by policy, or an admin deny);
- *   5. the servers stopped, `VerifiedIndex.get()` timed in this process.
+ *   5. the servers stopped, `VerifiedIndex.get()` timed in this process;
+ *   6. the behaviour layer over express@4.18.2's tree from the user's registry, one version at
+ *      a time, npm cache cold then warm, and express through the whole engine.
  * Prints tables, the targets and a JSON summary (also bench/results/latest.json). Exit 0 when
  * everything ran, targets met or not; 1 when something could not run or a measurement is
  * invalid (wrong statuses, socket errors).
@@ -15,6 +18,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { runBehaviourBench } from './behaviour-bench';
+import type { BehaviourBenchResult } from './behaviour-bench';
 import { Cleanup } from './cleanup';
 import { createUpstream } from './fixtures';
 import { runRefusal, runServingCases } from './http-bench';
@@ -23,7 +28,7 @@ import { runIndexLookup } from './index-lookup';
 import type { LookupResult } from './index-lookup';
 import { describeEnvironment } from './environment';
 import { readSettings } from './settings';
-import type { Settings } from './settings';
+import type { Part, Settings } from './settings';
 import type { Fixture } from './fixtures';
 import type { ServerUnderTest } from './servers';
 import { formatReport, rounded, summarise, targets } from './report';
@@ -32,6 +37,10 @@ import { checkWrk, stopWrk, writeWrkScript } from './wrk';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const RESULTS_FILE = path.join(REPO_ROOT, 'bench', 'results', 'latest.json');
+/** The tree of the behaviour part (issue 3: "median and p90 over the express@4.18.2 tree"). */
+const BEHAVIOUR_SPEC = 'express@4.18.2';
+/** One version's time limit, as the queue's default `jobTimeout`. */
+const VERSION_TIMEOUT_MS = 300_000;
 
 const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const out = (text = '') => process.stdout.write(`${text}\n`);
@@ -115,6 +124,7 @@ async function main(): Promise<number> {
   const settings = readSettings(process.env);
   const cleanup = new Cleanup();
   cleanup.add('stopping wrk', stopWrk);
+  const interrupt = new AbortController();
   const interrupted = (signal: string) => {
     progress(`${signal}: stopping servers and removing temp dirs`);
     void cleanup.run().finally(() => process.exit(130));
@@ -126,11 +136,19 @@ async function main(): Promise<number> {
   const errors: string[] = [];
   let http: HttpResults | undefined;
   let lookup: LookupResult | undefined;
+  let behaviour: BehaviourBenchResult | undefined;
   let wrk: string | undefined;
+  const runs = (part: Part) => settings.only === undefined || settings.only === part;
   try {
     const root = await mkdtemp(path.join(os.tmpdir(), 'vetted-bench-'));
     cleanup.add(`removing ${root}`, () => rm(root, { recursive: true, force: true }));
-    if (settings.only !== 'index') {
+    // runs before the removal: sandboxed runs are killed and their workspaces removed first
+    let behaviourRun: Promise<unknown> | undefined;
+    cleanup.add('stopping behaviour runs', async () => {
+      interrupt.abort(new Error('interrupted'));
+      await behaviourRun?.catch(() => undefined);
+    });
+    if (runs('http')) {
       try {
         wrk = await checkWrk();
         http = await runHttp(root, settings, cleanup);
@@ -138,7 +156,7 @@ async function main(): Promise<number> {
         errors.push(`http: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       }
     }
-    if (settings.only !== 'http') {
+    if (runs('index')) {
       try {
         const dir = path.join(root, 'lookup');
         await mkdir(dir);
@@ -153,6 +171,26 @@ async function main(): Promise<number> {
         errors.push(`index: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       }
     }
+    if (runs('behaviour')) {
+      try {
+        const dir = path.join(root, 'behaviour');
+        await mkdir(dir);
+        const running = runBehaviourBench(dir, {
+          spec: BEHAVIOUR_SPEC,
+          cold: settings.behaviourCold,
+          engine: true,
+          versionTimeoutMs: VERSION_TIMEOUT_MS,
+          signal: interrupt.signal,
+          progress,
+        });
+        behaviourRun = running;
+        behaviour = await running;
+      } catch (err) {
+        errors.push(
+          `behaviour: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
+      }
+    }
   } finally {
     for (const failure of await cleanup.run()) errors.push(`cleanup: ${failure}`);
   }
@@ -162,7 +200,7 @@ async function main(): Promise<number> {
     ...(http?.serving ?? []).flatMap((r) => r.problems.map((p) => `${r.id}: ${p}`)),
     ...(http?.refusal ?? []).flatMap((r) => r.problems.map((p) => `403 c=${r.connections}: ${p}`)),
   ];
-  const goals = targets(http?.serving ?? [], lookup);
+  const goals = targets(http?.serving ?? [], lookup, behaviour);
 
   out(
     formatReport({
@@ -171,6 +209,7 @@ async function main(): Promise<number> {
       refusal: http?.refusal,
       refusedBy: http?.refusedBy,
       lookup,
+      behaviour,
       goals,
       invalid,
       errors,
@@ -180,7 +219,7 @@ async function main(): Promise<number> {
   const summary = {
     environment: env,
     elapsedS: (Date.now() - started) / 1000,
-    ...summarise(http?.serving, http?.refusal, lookup),
+    ...summarise(http?.serving, http?.refusal, lookup, behaviour),
     refusedBy: http?.refusedBy,
     targets: goals,
     invalid,
@@ -188,7 +227,12 @@ async function main(): Promise<number> {
   };
   out();
   out(JSON.stringify(rounded(summary), null, 2));
-  const details = { serving: http?.serving, refusal: http?.refusal, indexLookup: lookup };
+  const details = {
+    serving: http?.serving,
+    refusal: http?.refusal,
+    indexLookup: lookup,
+    behaviour,
+  };
   mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
   writeFileSync(RESULTS_FILE, `${JSON.stringify(rounded({ ...summary, details }), null, 2)}\n`);
   progress(

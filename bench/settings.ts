@@ -3,13 +3,19 @@
  * A value that is not a valid number fails the run before anything starts.
  */
 
+/** The parts of the bench, in the order a full run runs them. */
+export const PARTS = ['http', 'index', 'behaviour'] as const;
+export type Part = (typeof PARTS)[number];
+
 export interface Settings {
   durationS: number;
   warmupS: number;
   rounds: number;
   records: number;
   lookups: number;
-  only: 'http' | 'index' | undefined;
+  only: Part | undefined;
+  /** Run the behaviour part's cold pass (every version on an empty npm cache). */
+  behaviourCold: boolean;
   vettedNodeArgs: string[];
 }
 
@@ -24,8 +30,12 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     return n;
   };
   const only = env.BENCH_ONLY || undefined;
-  if (only !== undefined && only !== 'http' && only !== 'index') {
-    throw new Error(`BENCH_ONLY must be http or index, got ${only}`);
+  if (only !== undefined && !(PARTS as readonly string[]).includes(only)) {
+    throw new Error(`BENCH_ONLY must be one of ${PARTS.join(', ')}, got ${only}`);
+  }
+  const cold = env.BENCH_BEHAVIOUR_COLD || '1';
+  if (cold !== '0' && cold !== '1') {
+    throw new Error(`BENCH_BEHAVIOUR_COLD must be 0 or 1, got ${cold}`);
   }
   return {
     durationS: int('BENCH_DURATION', 8, 1),
@@ -33,7 +43,8 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     rounds: int('BENCH_ROUNDS', 2, 1),
     records: int('BENCH_RECORDS', 100_000, 1000),
     lookups: int('BENCH_LOOKUPS', 50_000, 100),
-    only,
+    only: only as Part | undefined,
+    behaviourCold: cold === '1',
     vettedNodeArgs: (env.BENCH_VETTED_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
   };
 }

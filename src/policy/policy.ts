@@ -104,14 +104,13 @@ export function decide(policy: Policy, results: LayerResult[]): PolicyDecision {
   }
 
   // a secret read together with a reach for the network is an exfiltration attempt
-  const codes = new Set(
-    results.flatMap((r) => r.findings.filter((f) => f.severity !== 'info').map((f) => f.code)),
+  const notable = results.flatMap((r) => r.findings.filter((f) => f.severity !== 'info'));
+  const read = notable.find((f) => f.code === 'DECOY_READ');
+  const reach = notable.find(
+    (f) => f.code === 'INSTALL_SCRIPT_NETWORK' || f.code === 'LOAD_NETWORK',
   );
-  if (
-    codes.has('DECOY_READ') &&
-    (codes.has('INSTALL_SCRIPT_NETWORK') || codes.has('LOAD_NETWORK'))
-  ) {
-    byAction.reject.push('DECOY_READ: read a decoy secret and tried to reach the network');
+  if (read && reach) {
+    byAction.reject.push(`${read.code}: ${read.message}`, `${reach.code}: ${reach.message}`);
   }
 
   // install-time code is only admitted once the behaviour layer watched it run

@@ -290,6 +290,29 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
       await eventually(() => /STORE ALERT/.test(vetted.output.text()));
     });
 
+    it('keeps a revocation when an older signed record is put back', async () => {
+      const token = admin;
+      const before = (await vetted.api('/versions/@vt%2fscoped/1.0.0')).body;
+      assert.equal(before.status, 'verified');
+      await vetted.kill();
+      let subs = await openDatabase(path.join(vetted.home, 'index'));
+      const old = (await subs.records.get('@vt/scoped@1.0.0')) as SignedRecord;
+      await subs.db.close();
+      vetted = await startVetted({ upstream: upstream.url, home: vetted.home, port: vetted.port });
+      const revoked = await vetted.api('/versions/@vt%2fscoped/1.0.0/revoke', {
+        token,
+        body: { reason: 'bad release' },
+      });
+      assert.equal(revoked.status, 200);
+      await vetted.kill();
+      subs = await openDatabase(path.join(vetted.home, 'index'));
+      await subs.records.put('@vt/scoped@1.0.0', old);
+      await subs.db.close();
+      vetted = await startVetted({ upstream: upstream.url, home: vetted.home, port: vetted.port });
+      const res = await fetch(`${vetted.url}/@vt/scoped/-/scoped-1.0.0.tgz`);
+      assert.equal(res.status, 403);
+    });
+
     it('treats an edited index record as absent and names a broken audit entry', async () => {
       await vetted.kill();
       const subs = await openDatabase(path.join(vetted.home, 'index'));
@@ -317,6 +340,7 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
       assert.equal(body.status, 'held');
       assert.match(body.reasons[0] ?? '', /failed its signature check/);
       await eventually(() => /fails its signature/.test(vetted.output.text()));
+      await eventually(() => /AUDIT ALERT/.test(vetted.output.text()));
       // not re-verified on its own: an erased revocation must not come back as a fresh verdict
       assert.equal((await vetted.api('/queue')).body.jobs.length, 0);
 
@@ -327,29 +351,6 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
       });
       assert.equal(again.status, 200);
       assert.equal((await waitForStatus(vetted, 'vt-tampered', '1.0.0')).status, 'rejected');
-    });
-
-    it('keeps a revocation when an older signed record is put back', async () => {
-      const token = admin;
-      const before = (await vetted.api('/versions/@vt%2fscoped/1.0.0')).body;
-      assert.equal(before.status, 'verified');
-      await vetted.kill();
-      let subs = await openDatabase(path.join(vetted.home, 'index'));
-      const old = (await subs.records.get('@vt/scoped@1.0.0')) as SignedRecord;
-      await subs.db.close();
-      vetted = await startVetted({ upstream: upstream.url, home: vetted.home, port: vetted.port });
-      const revoked = await vetted.api('/versions/@vt%2fscoped/1.0.0/revoke', {
-        token,
-        body: { reason: 'bad release' },
-      });
-      assert.equal(revoked.status, 200);
-      await vetted.kill();
-      subs = await openDatabase(path.join(vetted.home, 'index'));
-      await subs.records.put('@vt/scoped@1.0.0', old);
-      await subs.db.close();
-      vetted = await startVetted({ upstream: upstream.url, home: vetted.home, port: vetted.port });
-      const res = await fetch(`${vetted.url}/@vt/scoped/-/scoped-1.0.0.tgz`);
-      assert.equal(res.status, 403);
     });
   });
 });
