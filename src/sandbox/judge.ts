@@ -62,6 +62,11 @@ export interface RunCounts {
   fileWrites: number;
 }
 
+/** Counts of nothing seen yet, to add to. */
+export function emptyCounts(): RunCounts {
+  return { execs: 0, network: 0, dns: 0, writesOutside: 0, decoyReads: 0, fileWrites: 0 };
+}
+
 export interface Judgement {
   findings: Finding[];
   counts: RunCounts;
@@ -108,14 +113,7 @@ export function judgeRun(trace: ParsedTrace, result: RunResult, ctx: RunContext)
   const out = new FindingCollector(ctx);
   const events = trace.events;
   const native = nativeBuildExpected(ctx, events);
-  const counts: RunCounts = {
-    execs: 0,
-    network: 0,
-    dns: 0,
-    writesOutside: 0,
-    decoyReads: 0,
-    fileWrites: 0,
-  };
+  const counts = emptyCounts();
 
   for (const exec of spawnedPrograms(events, trace.rootPid, ctx.runnerExecs)) {
     counts.execs++;

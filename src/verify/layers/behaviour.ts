@@ -31,6 +31,7 @@ import {
   extractPackage,
   installDependencies,
   installSteps,
+  emptyCounts,
   judgeRun,
   linkBins,
   locateToolchain,
@@ -366,14 +367,7 @@ function outcomeOf(findings: Finding[]): BehaviourResult['outcome'] {
 }
 
 function sumCounts(runs: BehaviourRun[]): RunCounts {
-  const total: RunCounts = {
-    execs: 0,
-    network: 0,
-    dns: 0,
-    writesOutside: 0,
-    decoyReads: 0,
-    fileWrites: 0,
-  };
+  const total = emptyCounts();
   for (const run of runs) {
     for (const key of Object.keys(total) as Array<keyof RunCounts>) total[key] += run.counts[key];
   }
