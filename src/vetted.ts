@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { buffer } from 'node:stream/consumers';
 import semver from 'semver';
 import { join } from 'node:path';
-import { openDatabase } from './index/database';
+import { openDatabase, versionKey } from './index/database';
 import type { Sublevels } from './index/database';
 import { loadOrCreateSigner } from './index/signer';
 import { VerifiedIndex } from './index/verified-index';
@@ -32,7 +32,6 @@ import { installProcLogBridge } from './log/proc-log-bridge';
 import type { VersionRecord } from './types';
 import { isAdmitted } from './types';
 import type { PreviousVersion } from './verify/layer';
-import { versionKey } from './index/database';
 import { errorMessage } from './errors';
 
 export interface Vetted {

@@ -83,7 +83,10 @@ async function decide(
   version: string,
   logger: Logger,
 ): Promise<void> {
-  const depth = () => vetted.queue.depth().queued + vetted.queue.depth().running;
+  const depth = () => {
+    const { queued, running } = vetted.queue.depth();
+    return queued + running;
+  };
   let record = await vetted.index.get(name, version);
   if (!record && vetted.index.isTampered(name, version)) {
     // verifying again on its own would undo a revocation someone erased: a person decides

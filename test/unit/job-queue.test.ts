@@ -11,11 +11,10 @@ import type { JobOutcome, ProcessJobFn } from '../../src/queue/job-queue';
 import type { Job } from '../../src/types';
 import { sampleRecord } from './verified-index.test';
 
-async function openAll(dir: string, process: ProcessJobFn, workers = 1) {
-  const subs = await openDatabase(join(dir, 'index'));
-  const index = await VerifiedIndex.open(subs, loadOrCreateSigner(join(dir, 'keys')));
-  const giveUp = (job: Job): JobOutcome => ({
-    record: { ...sampleRecord(job.name, job.version, 'held'), reasons: ['gave up'] },
+/** A give-up verdict: the job's version held with `reason`. */
+function heldOutcome(job: Job, reason: string): JobOutcome {
+  return {
+    record: { ...sampleRecord(job.name, job.version, 'held'), reasons: [reason] },
     audit: {
       action: 'verdict',
       actor: { kind: 'policy', name: 't' },
@@ -23,7 +22,13 @@ async function openAll(dir: string, process: ProcessJobFn, workers = 1) {
       version: job.version,
       status: 'held',
     },
-  });
+  };
+}
+
+async function openAll(dir: string, process: ProcessJobFn, workers = 1) {
+  const subs = await openDatabase(join(dir, 'index'));
+  const index = await VerifiedIndex.open(subs, loadOrCreateSigner(join(dir, 'keys')));
+  const giveUp = (job: Job): JobOutcome => heldOutcome(job, 'gave up');
   const queue = await JobQueue.open(subs, index, process, giveUp, {
     workers,
     jobTimeoutMs: 2000,
@@ -112,16 +117,7 @@ describe('JobQueue time limit', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vetted-queue-'));
     const subs = await openDatabase(join(dir, 'index'));
     const index = await VerifiedIndex.open(subs, loadOrCreateSigner(join(dir, 'keys')));
-    const giveUp = (job: Job, err: unknown): JobOutcome => ({
-      record: { ...sampleRecord(job.name, job.version, 'held'), reasons: [String(err)] },
-      audit: {
-        action: 'verdict',
-        actor: { kind: 'policy', name: 't' },
-        name: job.name,
-        version: job.version,
-        status: 'held',
-      },
-    });
+    const giveUp = (job: Job, err: unknown): JobOutcome => heldOutcome(job, String(err));
     const never = () => new Promise<JobOutcome>(() => {});
     const queue = await JobQueue.open(subs, index, never, giveUp, {
       workers: 1,
