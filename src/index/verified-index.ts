@@ -74,15 +74,29 @@ export class VerifiedIndex {
   static async open(subs: Sublevels, signer: Signer, options: VerifiedIndexOptions = {}) {
     const index = new VerifiedIndex(subs, signer, options);
     index.#head = await index.#readHead();
-    for await (const [, value] of subs.audit.iterator()) {
-      const entry = value as AuditEntry;
+    // one pass over the log both fills the newest-entry map and checks the chain; the map is
+    // only as good as the chain (entries cut off the end or edited would let an older record
+    // pass), so a chain that does not match its signed head trusts no record
+    const note = (entry: AuditEntry) => {
       if (RECORD_ACTIONS.has(entry.action)) {
         index.#latest.set(versionKey(entry.name, entry.version), entry.seq);
       }
-    }
-    // the map above is only as good as the chain: entries cut off the end or edited would let
-    // an older record pass, so a chain that does not match its signed head trusts no record
-    const chain = await index.verifyAudit();
+    };
+    const log = subs.audit.iterator();
+    const tapped: AsyncIterable<[string, AuditEntry]> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          const item = (await log.next()) as [string, AuditEntry] | undefined;
+          if (!item) return { done: true as const, value: undefined };
+          note(item[1]);
+          return { done: false as const, value: item };
+        },
+      }),
+    };
+    const chain = await index.#verifyChain(tapped);
+    // the rest of the log, when the walk stopped at a broken entry
+    for (let item = await log.next(); item; item = await log.next()) note(item[1] as AuditEntry);
+    await log.close();
     if (!chain.ok) {
       index.#compromised = `audit entry ${chain.firstBroken?.seq}: ${chain.firstBroken?.problem}`;
       index.#compromisedUpTo = Math.max(index.#head.seq, chain.entries);
@@ -236,9 +250,13 @@ export class VerifiedIndex {
 
   /** Walks the chain and compares its end with the signed head. */
   async verifyAudit(): Promise<AuditVerification> {
-    const walked = await verifyAuditChain(
+    return this.#verifyChain(
       this.#subs.audit.iterator() as unknown as AsyncIterable<[string, AuditEntry]>,
     );
+  }
+
+  async #verifyChain(entries: AsyncIterable<[string, AuditEntry]>): Promise<AuditVerification> {
+    const walked = await verifyAuditChain(entries);
     if (!walked.ok) return walked;
     const head = (await this.#subs.meta.get('auditHead')) as AuditHead | undefined;
     if (!head) {
