@@ -319,7 +319,7 @@ function printReport(report: Report, flags: CheckFlags): void {
     w(
       `  blocks ${r.pathCount === 1 ? 'this path' : `these paths (${shown.length} of ${r.pathCount})`}:`,
     );
-    for (const path of shown) w(`        ${path.map((k) => k || '(project)').join(' > ')}`);
+    for (const path of shown) w(`        ${path.join(' > ')}`);
     if (r.replacement?.version) {
       w(
         `  use:  ${r.name}@${r.replacement.version}, the newest admitted version satisfying ${r.replacement.ranges.join(' and ') || 'its parents'}`,
