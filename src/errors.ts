@@ -17,7 +17,9 @@ export type VettedErrorCode =
   | 'AUTH_REQUIRED'
   | 'FORBIDDEN'
   | 'CONFLICT'
-  | 'JOB_TIMEOUT';
+  | 'JOB_TIMEOUT'
+  | 'TREE_UNREADABLE'
+  | 'ATTESTATION_INVALID';
 
 export class VettedError extends Error {
   readonly code: VettedErrorCode;

@@ -25,6 +25,10 @@ import type { Policy } from './policy/schema';
 import { createEngine } from './verify/engine';
 import { staticPrecheck } from './verify/layers/static-precheck';
 import { jsSignals } from './verify/layers/js-signals';
+import { createAdvisoriesLayer } from './verify/layers/advisories';
+import { loadAdvisories } from './advisories/osv';
+import type { AdvisoryDb } from './advisories/osv';
+import { applyDecision } from './admin/decisions';
 import { createBehaviourLayer } from './verify/layers/behaviour';
 import type { VettedOptions } from './config/options';
 import type { Logger } from './log/logger';
@@ -43,6 +47,8 @@ export interface Vetted {
   policy: Policy;
   /** Whether the upstream has `name@version`; undefined when it cannot be asked. */
   versionExists: VersionExistsFn;
+  /** Known advisories (OSV), when configured. */
+  advisories?: AdvisoryDb;
   startedAt: Date;
   close(): Promise<void>;
 }
@@ -106,6 +112,7 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
   const store = createTarballStore(paths.tarballs);
   const upstream = createUpstream({ registry: options.upstream, cache: paths.cache });
   const previousOf = createPreviousLookup(index, store, logger);
+  const advisories = options.advisories ? loadAdvisories(options.advisories) : undefined;
   const behaviour = createBehaviourLayer({
     upstream: options.upstream,
     npmCache: join(paths.cache, 'behaviour-npm'),
@@ -117,7 +124,12 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     store,
     policy,
     previousOf,
-    layers: [staticPrecheck, jsSignals, behaviour],
+    layers: [
+      ...(advisories ? [createAdvisoriesLayer(advisories)] : []),
+      staticPrecheck,
+      jsSignals,
+      behaviour,
+    ],
   });
   const queue = await JobQueue.open(subs, index, engine.process, engine.giveUp, {
     workers: options.workers,
@@ -130,7 +142,7 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
   queue.on('settled', (record: VersionRecord) => logVerdict(logger, record));
   queue.start();
 
-  return {
+  const vetted: Vetted = {
     options,
     index,
     queue,
@@ -138,12 +150,42 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     upstream,
     policy,
     versionExists: createVersionCheck(upstream),
+    ...(advisories ? { advisories } : {}),
     startedAt: new Date(),
     async close() {
       await queue.stop();
       await subs.db.close();
     },
   };
+  if (advisories) await revokeAdvised(vetted, advisories, logger);
+  return vetted;
+}
+
+/**
+ * Revokes admitted versions that a malicious-package advisory names: an advisory published
+ * after the verdict must bite at once. Each revocation is an audit entry by `advisories`.
+ */
+async function revokeAdvised(vetted: Vetted, db: AdvisoryDb, logger: Logger): Promise<void> {
+  for (const name of db.names()) {
+    for (const record of await vetted.index.list({ name })) {
+      if (!isAdmitted(record.status)) continue;
+      const malicious = db.match(name, record.version).filter((m) => m.malicious);
+      if (malicious.length === 0) continue;
+      const reason = `${malicious.map((m) => m.id).join(', ')}: ${malicious[0]!.summary}`;
+      await applyDecision(
+        vetted,
+        'revoke',
+        name,
+        record.version,
+        { kind: 'policy', name: 'advisories' },
+        reason,
+      );
+      logger.error(
+        { pkg: name, version: record.version, reason },
+        'ADVISORY ALERT: revoked @{pkg}@@{version}: @{reason}',
+      );
+    }
+  }
 }
 
 /** One line per verdict; integrity mismatches are alerts an operator must see. */

@@ -9,6 +9,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { applyDecision, DECISIONS } from './decisions';
+import { registerTreeRoutes } from './tree-routes';
 import type { Decision } from './decisions';
 import type { Vetted } from '../vetted';
 import { parseSpec, resolveSpec } from '../registry/resolve-spec';
@@ -279,6 +280,8 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
       }),
     });
   });
+
+  registerTreeRoutes(app, { engine, requireReader, readJson });
 
   app.get('/audit/verify', async (c) => {
     requireReader(c);

@@ -14,6 +14,8 @@ export interface ApiClient {
   url: string;
   get(path: string): Promise<ApiResponse>;
   post(path: string, body: unknown): Promise<ApiResponse>;
+  /** A registry request (not the admin API), with the same token: tarballs for the deploy check. */
+  registry(path: string): Promise<Response>;
 }
 
 export interface ApiResponse {
@@ -50,7 +52,16 @@ export function createClient(urlFlag?: string, env: NodeJS.ProcessEnv = process.
     }
     return { status: res.status, body: parsed };
   };
-  return { url, get: (path) => call('GET', path), post: (path, body) => call('POST', path, body) };
+  return {
+    url,
+    get: (path) => call('GET', path),
+    post: (path, body) => call('POST', path, body),
+    registry: (path) =>
+      fetch(`${url}${path}`, {
+        headers: { ...headers, accept: '*/*' },
+        signal: AbortSignal.timeout(120_000),
+      }),
+  };
 }
 
 /** The `_authToken` npm keeps for this registry URL, from ./.npmrc, then the user's. */

@@ -8,6 +8,7 @@ import { createClient } from './client';
 import type { ApiClient } from './client';
 import { serve } from './serve';
 import { verifyAuditOffline } from './offline';
+import { attestCommand, checkCommand } from './check';
 import { isVettedError } from '../errors';
 
 const HELP = `vetted: an npm registry that serves a version only after verifying it
@@ -19,6 +20,8 @@ Usage:
   vetted approve|deny|revoke|reverify <spec...> --reason TEXT [--json]
   vetted audit verify [--home DIR] [--json]
   vetted audit list [--limit N] [--json]
+  vetted check <lockfile | project dir | node_modules> [--wait] [--sbom FILE] [--attest FILE] [--json]
+  vetted attest verify FILE [--lockfile FILE] [--key PEM_FILE] [--json]
 
 A spec is name, name@version, name@range or name@tag. Commands other than serve talk to the
 server at --url (env VETTED_URL, default http://127.0.0.1:4873) with VETTED_TOKEN or the npm
@@ -29,6 +32,9 @@ Exit codes: 0 admitted or done, 2 something is not admitted, 1 error.`;
 const ADMITTED = new Set(['verified', 'approved']);
 
 export async function main(argv: string[]): Promise<number> {
+  // check and attest have flags of their own (`--wait` is a switch there)
+  if (argv[0] === 'check') return withJsonErrors(argv, () => checkCommand(argv.slice(1)));
+  if (argv[0] === 'attest') return withJsonErrors(argv, () => attestCommand(argv.slice(1)));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -55,6 +61,16 @@ export async function main(argv: string[]): Promise<number> {
     return await run(command, args, values, out);
   } catch (err) {
     if (!values.json) throw err;
+    process.stdout.write(`${JSON.stringify({ error: (err as Error).message })}\n`);
+    return 1;
+  }
+}
+
+async function withJsonErrors(argv: string[], run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (err) {
+    if (!argv.includes('--json')) throw err;
     process.stdout.write(`${JSON.stringify({ error: (err as Error).message })}\n`);
     return 1;
   }

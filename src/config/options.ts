@@ -7,6 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { VettedError, errorMessage } from '../errors';
 import { loadPolicy } from '../policy/policy';
+import { loadAdvisories } from '../advisories/osv';
 
 export const optionsSchema = z
   .object({
@@ -28,6 +29,8 @@ export const optionsSchema = z
     adminGroup: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('admin'),
     /** Version records kept in memory. */
     cacheMax: z.number().int().min(1).default(20_000),
+    /** An OSV advisory file or directory (relative to config.yaml); malicious ones reject. */
+    advisories: z.string().min(1).optional(),
   })
   .strict();
 
@@ -41,6 +44,8 @@ export interface VettedOptions {
   maxAttempts: number;
   adminGroups: readonly string[];
   cacheMax: number;
+  /** Absolute path of the OSV advisories, when configured. */
+  advisories?: string;
 }
 
 export const DEFAULT_UPSTREAM = 'https://registry.npmjs.org/';
@@ -86,6 +91,15 @@ export function parseOptions(
       { cause: err },
     );
   }
+  if (o.advisories) {
+    try {
+      loadAdvisories(resolve(context.configDir, o.advisories));
+    } catch (err) {
+      throw new VettedError('CONFIG_INVALID', `middlewares.vetted.${errorMessage(err)}`, {
+        cause: err,
+      });
+    }
+  }
   return Object.freeze({
     home: resolve(context.configDir, home),
     upstream: withSlash(o.upstream ?? context.uplinkUrl ?? DEFAULT_UPSTREAM),
@@ -96,6 +110,7 @@ export function parseOptions(
     maxAttempts: o.maxAttempts,
     adminGroups: Object.freeze(Array.isArray(o.adminGroup) ? o.adminGroup : [o.adminGroup]),
     cacheMax: o.cacheMax,
+    ...(o.advisories ? { advisories: resolve(context.configDir, o.advisories) } : {}),
   });
 }
 

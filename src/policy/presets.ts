@@ -32,6 +32,9 @@ const COMMON_FINDINGS = {
   INSTALL_TIMEOUT: 'hold',
   LOAD_TIMEOUT: 'hold',
   RUNAWAY_CPU: 'hold',
+  // a published advisory says the version is malicious; other advisories are recorded
+  KNOWN_MALICIOUS: 'reject',
+  KNOWN_VULNERABILITY: 'warn',
 } as const;
 
 export const PRESETS: Record<'standard' | 'strict', PresetBody> = {
