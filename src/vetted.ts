@@ -26,6 +26,7 @@ import { createEngine } from './verify/engine';
 import { staticPrecheck } from './verify/layers/static-precheck';
 import { jsSignals } from './verify/layers/js-signals';
 import { createBehaviourLayer } from './verify/layers/behaviour';
+import { createPublisherLayerFor } from './verify/layers/publisher-setup';
 import type { VettedOptions } from './config/options';
 import type { Logger } from './log/logger';
 import { installProcLogBridge } from './log/proc-log-bridge';
@@ -112,12 +113,18 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     expectations: (pkg) =>
       Object.hasOwn(policy.behaviour, pkg.name) ? policy.behaviour[pkg.name] : undefined,
   });
+  // first, so a look-alike name is the first reason a 403 gives
+  const publisher = createPublisherLayerFor({
+    registry: options.upstream,
+    identity: options.identity,
+    packument: (name, signal) => upstream.packument(name, signal),
+  });
   const engine = createEngine({
     upstream,
     store,
     policy,
     previousOf,
-    layers: [staticPrecheck, jsSignals, behaviour],
+    layers: [publisher, staticPrecheck, jsSignals, behaviour],
   });
   const queue = await JobQueue.open(subs, index, engine.process, engine.giveUp, {
     workers: options.workers,
