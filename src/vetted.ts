@@ -17,6 +17,8 @@ import { JobQueue } from './queue/job-queue';
 import { createTarballStore } from './store/tarball-store';
 import type { TarballStore } from './store/tarball-store';
 import { createUpstream } from './registry/upstream';
+import { createLocalPackages, withLocalPackages } from './registry/local-packages';
+import type { LocalPackages } from './registry/local-packages';
 import type { Upstream } from './registry/upstream';
 import { createVersionCheck } from './registry/version-check';
 import type { VersionExistsFn } from './registry/version-check';
@@ -41,6 +43,8 @@ export interface Vetted {
   queue: JobQueue;
   store: TarballStore;
   upstream: Upstream;
+  /** Packages published to vetted itself; undefined when Verdaccio has no storage directory. */
+  local?: LocalPackages;
   policy: Policy;
   /** Whether the upstream has `name@version`; undefined when it cannot be asked. */
   versionExists: VersionExistsFn;
@@ -105,7 +109,10 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     );
   }
   const store = createTarballStore(paths.tarballs);
-  const upstream = createUpstream({ registry: options.upstream, cache: paths.cache });
+  const remote = createUpstream({ registry: options.upstream, cache: paths.cache });
+  const local = options.storage ? createLocalPackages(options.storage, subs.publishers) : undefined;
+  const upstream =
+    local && options.storage ? withLocalPackages(remote, local, options.storage) : remote;
   const previousOf = createPreviousLookup(index, store, logger);
   const behaviour = createBehaviourLayer({
     upstream: options.upstream,
@@ -143,14 +150,24 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     queue,
     store,
     upstream,
+    ...(local ? { local } : {}),
     policy,
-    versionExists: createVersionCheck(upstream),
+    versionExists: withLocalVersions(createVersionCheck(upstream), local),
     startedAt: new Date(),
     async close() {
       await queue.stop();
       await subs.db.close();
     },
   };
+}
+
+/**
+ * A version just published to vetted itself exists at once; the upstream's cached listing
+ * would only notice it a few seconds later.
+ */
+function withLocalVersions(check: VersionExistsFn, local?: LocalPackages): VersionExistsFn {
+  if (!local) return check;
+  return async (name, version) => local.versionsNow(name).has(version) || check(name, version);
 }
 
 /** One line per verdict; integrity mismatches are alerts an operator must see. */

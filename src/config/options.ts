@@ -46,6 +46,8 @@ export interface VettedOptions {
   adminGroups: readonly string[];
   cacheMax: number;
   identity: IdentityOptions;
+  /** Verdaccio's storage directory, where packages published to vetted itself are kept. */
+  storage?: string;
 }
 
 export const DEFAULT_UPSTREAM = 'https://registry.npmjs.org/';
@@ -102,6 +104,7 @@ export function parseOptions(
     adminGroups: Object.freeze(Array.isArray(o.adminGroup) ? o.adminGroup : [o.adminGroup]),
     cacheMax: o.cacheMax,
     identity: toIdentityOptions(o.identity, context.configDir),
+    ...(storage ? { storage } : {}),
   });
 }
 

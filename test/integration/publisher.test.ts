@@ -20,6 +20,7 @@ import {
 } from '../helpers/fixture-upstream';
 import type { FixtureUpstream } from '../helpers/fixture-upstream';
 import { npmEnv, runNpm } from '../helpers/npm';
+import { bumpVersion, createGitPackage, publishPackage } from '../helpers/fixtures';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
@@ -181,5 +182,63 @@ describe('publisher layer against the mirror registry', { timeout: 600_000 }, ()
     assert.equal(layer.summary.parts.typosquat.status, 'checked');
     assert.equal(record.status, 'verified');
     assert.match(record.warnings.join('\n'), /IDENTITY_UNAVAILABLE/);
+  });
+});
+
+describe('packages published to vetted itself', { timeout: 600_000 }, () => {
+  let upstream: FixtureUpstream;
+  let vetted: RunningVetted;
+  before(async () => {
+    upstream = await startFixtureUpstream({ packuments: {} });
+    vetted = await startVetted({
+      upstream: upstream.url,
+      options: { waitForVerdict: 120 },
+      // any logged-in user may publish vt-private-*, which never goes to the upstream
+      configPatch: (config) => {
+        config.packages = {
+          'vt-private-*': { access: '$all', publish: '$authenticated' },
+          ...config.packages,
+        };
+      },
+    });
+  });
+  after(async () => {
+    await vetted?.stop();
+    await upstream?.close();
+  });
+
+  it('serves a private version, with its Verdaccio publisher compared like any other', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'vetted-private-'));
+    const dir = await createGitPackage(root, { name: 'vt-private-lib', version: '1.0.0' });
+    await publishPackage(dir, `${vetted.url}/`, await vetted.adminToken());
+
+    const project = mkdtempSync(path.join(tmpdir(), 'vetted-private-install-'));
+    const { env } = npmEnv(`${vetted.url}/`);
+    const first = await runNpm(['install', 'vt-private-lib@1.0.0', '--no-audit', '--no-fund'], {
+      cwd: project,
+      env,
+      timeoutMs: 240_000,
+    });
+    assert.equal(first.code, 0, first.stderr);
+    const admitted = await waitForStatus(vetted, 'vt-private-lib', '1.0.0', VERDICT_MS);
+    assert.equal(admitted.status, 'verified', JSON.stringify(admitted.reasons));
+    assert.equal(publisherLayer(admitted).summary.publisher, 'admin');
+
+    // a second account publishes the next version minutes after the usual publisher
+    await bumpVersion(dir, '1.0.1');
+    await publishPackage(dir, `${vetted.url}/`, await vetted.userToken('bob'));
+    const second = await runNpm(['install', 'vt-private-lib@1.0.1', '--no-audit', '--no-fund'], {
+      cwd: project,
+      env,
+      timeoutMs: 240_000,
+    });
+    assert.notEqual(second.code, 0, second.stdout);
+    const held = await waitForStatus(vetted, 'vt-private-lib', '1.0.1', VERDICT_MS);
+    assert.equal(held.status, 'held');
+    assert.match(
+      held.reasons[0],
+      /^PUBLISHER_NEW_ACCOUNT: 1\.0\.1 was published by bob, .* after admin published 1\.0\.0/,
+    );
+    assert.match(`${second.stdout}${second.stderr}`, /PUBLISHER_NEW_ACCOUNT/);
   });
 });
