@@ -66,9 +66,11 @@ export function parseOptions(
     const keys = issue && 'keys' in issue ? (issue.keys as string[]) : [];
     const where = ['middlewares', 'vetted', ...(issue?.path ?? []), ...keys.slice(0, 1)].join('.');
     const message =
-      keys.length > 0
+      keys.length > 0 && issue?.path.length === 0
         ? `unknown option; valid options are ${Object.keys(optionsSchema.shape).join(', ')}`
-        : (issue?.message ?? 'invalid');
+        : keys.length > 0
+          ? 'unknown option'
+          : (issue?.message ?? 'invalid');
     throw new VettedError('CONFIG_INVALID', `${where}: ${message}`);
   }
   const o = parsed.data;
