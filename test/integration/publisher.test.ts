@@ -50,6 +50,18 @@ function syntheticEslintScope() {
   return doc;
 }
 
+/** The registry's @octokit/rest document (no publisher data), with 22.0.1's real provenance. */
+async function octokitWithProvenance() {
+  const res = await fetch(`${machineRegistry()}@octokit%2frest`);
+  assert.equal(res.status, 200);
+  const doc = (await res.json()) as Json;
+  doc.versions['22.0.1'].dist.attestations = {
+    url: 'https://registry.invalid/-/npm/v1/attestations/@octokit%2frest@22.0.1',
+    provenance: { predicateType: 'https://slsa.dev/provenance/v1' },
+  };
+  return doc;
+}
+
 describe('publisher layer against a fixture upstream', { timeout: 900_000 }, () => {
   let upstream: FixtureUpstream;
   let vetted: RunningVetted;
@@ -63,6 +75,15 @@ describe('publisher layer against a fixture upstream', { timeout: 900_000 }, () 
         'not-licensed': fixturePackument('not-licensed'),
         'tiny-tarball': fixturePackument('tiny-tarball'),
         'eslint-scope': syntheticEslintScope(),
+        '@octokit/rest': await octokitWithProvenance(),
+      },
+      attestations: {
+        '@octokit/rest@22.0.1': JSON.parse(
+          readFileSync(
+            path.join(IDENTITY_FIXTURES, 'attestations', '@octokit__rest@22.0.1.json'),
+            'utf8',
+          ),
+        ),
       },
       keys: JSON.parse(readFileSync(path.join(IDENTITY_FIXTURES, 'npm-keys', 'keys.json'), 'utf8')),
     });
@@ -77,6 +98,7 @@ describe('publisher layer against a fixture upstream', { timeout: 900_000 }, () 
       'eslint-scope@4.0.3',
       'not-licensed@1.0.0',
       'tiny-tarball@1.0.0',
+      '@octokit/rest@22.0.1',
     ];
     const queued = await vetted.api('/verify', { token, body: { specs } });
     assert.equal(queued.status, 200, JSON.stringify(queued.body));
@@ -144,6 +166,24 @@ describe('publisher layer against a fixture upstream', { timeout: 900_000 }, () 
       assert.deepEqual(findings(record, 'SIGNATURE_INVALID'), []);
     }
     assert.ok(upstream.requests.includes('/-/npm/v1/keys'));
+  });
+
+  it('verifies real provenance offline and records the source commit and workflow', async () => {
+    const record = await waitForStatus(vetted, '@octokit/rest', '22.0.1', VERDICT_MS);
+    const layer = publisherLayer(record);
+    assert.equal(layer.summary.parts.provenance.status, 'checked');
+    assert.deepEqual(
+      layer.findings.filter((f: Json) => f.code.startsWith('PROVENANCE')),
+      [],
+    );
+    assert.equal(layer.summary.provenance.commit, 'daa3ec945e9f1bb77e7ee14ea80d3e823b6d31ca');
+    assert.equal(
+      layer.summary.provenance.workflow,
+      '.github/workflows/release.yml@refs/heads/main',
+    );
+    assert.equal(layer.summary.provenance.repository, 'https://github.com/octokit/rest.js');
+    assert.notEqual(layer.outcome, 'unavailable');
+    assert.ok(upstream.requests.includes('/-/npm/v1/attestations/@octokit%2frest@22.0.1'));
   });
 
   it('refuses a look-alike name with "did you mean" in npm\'s output', async () => {
