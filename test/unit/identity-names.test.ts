@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTyposquatCheck, loadHighImpact } from '../../src/verify/identity/typosquat';
 import type { TyposquatCheck } from '../../src/verify/identity/typosquat';
-import { checkReleaseLine, lineOf } from '../../src/verify/identity/release-line';
+import { checkReleaseLine } from '../../src/verify/identity/release-line';
+import { lineOf } from '../../src/verify/identity/versions';
 import type { Packument } from '../../src/registry/packument';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'identity');

@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache';
 import type { Packument } from '../../registry/packument';
 import type { Finding } from '../../types';
 import { errorMessage } from '../../errors';
-import { maintainersOf } from './release-line';
+import { maintainersOf } from './versions';
 
 /** A dependency younger than this when the version was published is reported higher. */
 export const YOUNG_DEPENDENCY_MS = 30 * 24 * 3600 * 1000;

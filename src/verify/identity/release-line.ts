@@ -9,14 +9,11 @@ import semver from 'semver';
 import type { Packument, PackumentVersion } from '../../registry/packument';
 import type { Finding } from '../../types';
 import { repositoryUrl, toRepositoryKey } from './repository';
+import { checkPattern } from './release-pattern';
+import { lineOf, maintainersOf, publisherOf, record, timeOf } from './versions';
 
 /** A first-time publisher this soon after the usual publisher's last release is held. */
 export const NEW_PUBLISHER_WINDOW_MS = 7 * 24 * 3600 * 1000;
-/** Versions of this many release lines within the burst window are a burst. */
-export const BURST_LINES = 3;
-export const BURST_WINDOW_MS = 60 * 60 * 1000;
-/** A package that published nothing for this long is dormant. */
-export const DORMANT_MS = 2 * 365 * 24 * 3600 * 1000;
 
 export const NO_PUBLISHER_DATA = 'the registry gives no _npmUser/maintainers for this package';
 
@@ -215,67 +212,6 @@ function compareRepository(
   ];
 }
 
-/** Several lines published within minutes, a dormant package waking, a release out of order. */
-function checkPattern(packument: Packument, version: string, at: Date | undefined): Finding[] {
-  if (!at) return [];
-  const findings: Finding[] = [];
-  const all = Object.keys(packument.versions ?? {}).filter((v) => semver.valid(v));
-  const near = all.filter((v) => {
-    const t = timeOf(packument, v);
-    return t !== undefined && Math.abs(t.getTime() - at.getTime()) <= BURST_WINDOW_MS;
-  });
-  const lines = new Set(near.map(lineOf));
-  if (lines.size >= BURST_LINES) {
-    findings.push({
-      code: 'RELEASE_BURST',
-      severity: 'medium',
-      message: `${lines.size} release lines were published within ${BURST_WINDOW_MS / 60_000} minutes of ${version}: ${near.join(', ')}`,
-      evidence: { version, versions: near },
-    });
-  }
-  const before = all
-    .map((v) => ({ v, t: timeOf(packument, v) }))
-    .filter((x): x is { v: string; t: Date } => x.t !== undefined && x.t < at)
-    .sort((a, b) => a.t.getTime() - b.t.getTime())
-    .at(-1);
-  if (before && at.getTime() - before.t.getTime() > DORMANT_MS) {
-    findings.push({
-      code: 'DORMANT_PACKAGE',
-      severity: 'medium',
-      message: `${version} comes ${Math.floor((at.getTime() - before.t.getTime()) / (365 * 864e5))} years after the package's previous release (${before.v})`,
-      evidence: { version, previousVersion: before.v, previousAt: before.t.toISOString() },
-    });
-  }
-  const minor = `${semver.major(version)}.${semver.minor(version)}`;
-  const higherEarlier = all.filter((v) => {
-    const t = timeOf(packument, v);
-    return (
-      `${semver.major(v)}.${semver.minor(v)}` === minor && semver.gt(v, version) && t && t < at
-    );
-  });
-  if (higherEarlier.length > 0 && !semver.prerelease(version)) {
-    findings.push({
-      code: 'VERSION_OUT_OF_ORDER',
-      severity: 'low',
-      message: `${version} was published after ${higherEarlier.join(', ')}, which are higher`,
-      evidence: { version, higher: higherEarlier },
-    });
-  }
-  return findings;
-}
-
-/** The release line: the major version, or `0.minor` below 1.0.0. */
-export function lineOf(version: string): string {
-  const major = semver.major(version);
-  return major === 0 ? `0.${semver.minor(version)}` : String(major);
-}
-
-export function timeOf(packument: Packument, version: string): Date | undefined {
-  const raw = packument.time?.[version];
-  const date = typeof raw === 'string' ? new Date(raw) : undefined;
-  return date && !Number.isNaN(date.getTime()) ? date : undefined;
-}
-
 function isBefore(packument: Packument, a: string, b: string): boolean {
   const ta = timeOf(packument, a);
   const tb = timeOf(packument, b);
@@ -288,22 +224,8 @@ function order(packument: Packument, a: string, b: string): number {
   return ta && tb ? ta.getTime() - tb.getTime() : semver.compare(a, b);
 }
 
-export function publisherOf(m: PackumentVersion): string | undefined {
-  const user = record(m._npmUser);
-  return typeof user.name === 'string' && user.name ? user.name : undefined;
-}
-
 function trustedPublisherOf(m: PackumentVersion): unknown {
   return record(m._npmUser).trustedPublisher;
-}
-
-/** Maintainer names; entries are `{ name }` objects or `"name <email>"` strings. */
-export function maintainersOf(m: PackumentVersion): string[] | undefined {
-  if (!Array.isArray(m.maintainers)) return undefined;
-  const names = (m.maintainers as unknown[])
-    .map((x) => (typeof x === 'string' ? x.split(/\s+</)[0] : record(x).name))
-    .filter((n): n is string => typeof n === 'string' && n.length > 0);
-  return names.sort();
 }
 
 function mostCommon(items: string[]): string | undefined {
@@ -316,8 +238,4 @@ function mostCommon(items: string[]): string | undefined {
       (best, i) => (best === undefined || counts.get(i)! > counts.get(best)! ? i : best),
       undefined,
     );
-}
-
-function record(value: unknown): Record<string, unknown> {
-  return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
 }
