@@ -1,8 +1,8 @@
 /**
  * One version through the whole verification engine (src/verify/engine.ts), as a queue worker
  * runs it: packument and tarball fetched from the upstream against the published integrity,
- * the bytes kept in a temp tarball store, then the static pre-check, JS signals and behaviour
- * layers, then the standard policy. The pacote cache starts empty (the fetch is real); the
+ * the bytes kept in a temp tarball store, then the publisher, static pre-check, JS signals and
+ * behaviour layers, then the standard policy. The pacote cache starts empty (the fetch is real); the
  * behaviour layer is the caller's, so its npm cache is as warm as the caller left it.
  * Depends on: src/verify, src/registry/upstream.ts, src/store, src/policy.
  */
@@ -14,6 +14,7 @@ import type { Job, Outcome, Status } from '../src/types';
 import { createEngine } from '../src/verify/engine';
 import { jsSignals } from '../src/verify/layers/js-signals';
 import { staticPrecheck } from '../src/verify/layers/static-precheck';
+import { createPublisherLayerFor } from '../src/verify/layers/publisher-setup';
 import type { Layer } from '../src/verify/layer';
 
 export interface EnginePathOptions {
@@ -41,11 +42,17 @@ export async function runEnginePath(
   dir: string,
   options: EnginePathOptions,
 ): Promise<EnginePathResult> {
+  const upstream = createUpstream({ registry: options.registry, cache: path.join(dir, 'pacote') });
+  const publisher = createPublisherLayerFor({
+    registry: options.registry,
+    identity: { typosquat: { enabled: true, allow: [] } },
+    packument: (name, signal) => upstream.packument(name, signal),
+  });
   const engine = createEngine({
-    upstream: createUpstream({ registry: options.registry, cache: path.join(dir, 'pacote') }),
+    upstream,
     store: createTarballStore(path.join(dir, 'tarballs')),
     policy: loadPolicy('standard'),
-    layers: [staticPrecheck, jsSignals, options.behaviour],
+    layers: [publisher, staticPrecheck, jsSignals, options.behaviour],
   });
   const job: Job = {
     name: options.name,

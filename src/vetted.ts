@@ -17,6 +17,8 @@ import { JobQueue } from './queue/job-queue';
 import { createTarballStore } from './store/tarball-store';
 import type { TarballStore } from './store/tarball-store';
 import { createUpstream } from './registry/upstream';
+import { createLocalPackages, withLocalPackages } from './registry/local-packages';
+import type { LocalPackages } from './registry/local-packages';
 import type { Upstream } from './registry/upstream';
 import { createVersionCheck } from './registry/version-check';
 import type { VersionExistsFn } from './registry/version-check';
@@ -30,6 +32,7 @@ import { loadAdvisories } from './advisories/osv';
 import type { AdvisoryDb } from './advisories/osv';
 import { applyDecision } from './admin/decisions';
 import { createBehaviourLayer } from './verify/layers/behaviour';
+import { createPublisherLayerFor } from './verify/layers/publisher-setup';
 import type { VettedOptions } from './config/options';
 import type { Logger } from './log/logger';
 import { installProcLogBridge } from './log/proc-log-bridge';
@@ -44,6 +47,8 @@ export interface Vetted {
   queue: JobQueue;
   store: TarballStore;
   upstream: Upstream;
+  /** Packages published to vetted itself; undefined when Verdaccio has no storage directory. */
+  local?: LocalPackages;
   policy: Policy;
   /** Whether the upstream has `name@version`; undefined when it cannot be asked. */
   versionExists: VersionExistsFn;
@@ -110,7 +115,10 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     );
   }
   const store = createTarballStore(paths.tarballs);
-  const upstream = createUpstream({ registry: options.upstream, cache: paths.cache });
+  const remote = createUpstream({ registry: options.upstream, cache: paths.cache });
+  const local = options.storage ? createLocalPackages(options.storage, subs.publishers) : undefined;
+  const upstream =
+    local && options.storage ? withLocalPackages(remote, local, options.storage) : remote;
   const previousOf = createPreviousLookup(index, store, logger);
   const advisories = options.advisories ? loadAdvisories(options.advisories) : undefined;
   const behaviour = createBehaviourLayer({
@@ -119,12 +127,19 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     expectations: (pkg) =>
       Object.hasOwn(policy.behaviour, pkg.name) ? policy.behaviour[pkg.name] : undefined,
   });
+  // first, so a look-alike name is the first reason a 403 gives
+  const publisher = createPublisherLayerFor({
+    registry: options.upstream,
+    identity: options.identity,
+    packument: (name, signal) => upstream.packument(name, signal),
+  });
   const engine = createEngine({
     upstream,
     store,
     policy,
     previousOf,
     layers: [
+      publisher,
       ...(advisories ? [createAdvisoriesLayer(advisories)] : []),
       staticPrecheck,
       jsSignals,
@@ -148,8 +163,9 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     queue,
     store,
     upstream,
+    ...(local ? { local } : {}),
     policy,
-    versionExists: createVersionCheck(upstream),
+    versionExists: withLocalVersions(createVersionCheck(upstream), local),
     ...(advisories ? { advisories } : {}),
     startedAt: new Date(),
     async close() {
@@ -186,6 +202,15 @@ async function revokeAdvised(vetted: Vetted, db: AdvisoryDb, logger: Logger): Pr
       );
     }
   }
+}
+
+/**
+ * A version just published to vetted itself exists at once; the upstream's cached listing
+ * would only notice it a few seconds later.
+ */
+function withLocalVersions(check: VersionExistsFn, local?: LocalPackages): VersionExistsFn {
+  if (!local) return check;
+  return async (name, version) => local.versionsNow(name).has(version) || check(name, version);
 }
 
 /** One line per verdict; integrity mismatches are alerts an operator must see. */

@@ -14,6 +14,7 @@ import { redactUrl } from '../../src/log/redact';
 import type { Vetted } from '../../src/vetted';
 import { createGate, sendJson } from '../../src/gate/gate';
 import { createAdminApp } from '../../src/admin/app';
+import { watchPublish } from '../../src/registry/publish-watch';
 import type { Logger } from '../../src/log/logger';
 import { childLogger } from '../../src/log/logger';
 import { errorMessage } from '../../src/errors';
@@ -115,6 +116,8 @@ export default class VettedMiddleware {
         void listener(req, res);
         return;
       }
+      const local = this.#vetted?.local;
+      if (local && req.method === 'PUT') return watchPublish(req, res, next, local, logger);
       const claimed = gate.claims(req);
       if (!claimed) return next();
       gate.handle(req, res, claimed).catch((err: unknown) => {

@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { VettedError, errorMessage } from '../errors';
 import { loadPolicy } from '../policy/policy';
 import { loadAdvisories } from '../advisories/osv';
+import { identitySchema, toIdentityOptions } from './identity-options';
+import type { IdentityOptions } from './identity-options';
 
 export const optionsSchema = z
   .object({
@@ -31,6 +33,8 @@ export const optionsSchema = z
     cacheMax: z.number().int().min(1).default(20_000),
     /** An OSV advisory file or directory (relative to config.yaml); malicious ones reject. */
     advisories: z.string().min(1).optional(),
+    /** The publisher identity layer: registry keys, Sigstore trusted root, typosquat names. */
+    identity: identitySchema,
   })
   .strict();
 
@@ -46,6 +50,9 @@ export interface VettedOptions {
   cacheMax: number;
   /** Absolute path of the OSV advisories, when configured. */
   advisories?: string;
+  identity: IdentityOptions;
+  /** Verdaccio's storage directory, where packages published to vetted itself are kept. */
+  storage?: string;
 }
 
 export const DEFAULT_UPSTREAM = 'https://registry.npmjs.org/';
@@ -64,9 +71,11 @@ export function parseOptions(
     const keys = issue && 'keys' in issue ? (issue.keys as string[]) : [];
     const where = ['middlewares', 'vetted', ...(issue?.path ?? []), ...keys.slice(0, 1)].join('.');
     const message =
-      keys.length > 0
+      keys.length > 0 && issue?.path.length === 0
         ? `unknown option; valid options are ${Object.keys(optionsSchema.shape).join(', ')}`
-        : (issue?.message ?? 'invalid');
+        : keys.length > 0
+          ? 'unknown option'
+          : (issue?.message ?? 'invalid');
     throw new VettedError('CONFIG_INVALID', `${where}: ${message}`);
   }
   const o = parsed.data;
@@ -111,6 +120,8 @@ export function parseOptions(
     adminGroups: Object.freeze(Array.isArray(o.adminGroup) ? o.adminGroup : [o.adminGroup]),
     cacheMax: o.cacheMax,
     ...(o.advisories ? { advisories: resolve(context.configDir, o.advisories) } : {}),
+    identity: toIdentityOptions(o.identity, context.configDir),
+    ...(storage ? { storage } : {}),
   });
 }
 

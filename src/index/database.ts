@@ -24,6 +24,8 @@ export interface Sublevels {
   jobs: Sublevel;
   jobKeys: Sublevel;
   meta: Sublevel;
+  /** Who published each version of a package published to vetted itself (`name@version`). */
+  publishers: Sublevel;
   /** Runs operations on several sublevels atomically; `sync` waits for the disk. */
   batch(ops: BatchOperation[], options?: { sync?: boolean }): Promise<void>;
 }
@@ -62,6 +64,7 @@ export async function openDatabase(
     jobs: makeSublevel(db, 'jobs'),
     jobKeys: makeSublevel(db, 'jobkeys'),
     meta: makeSublevel(db, 'meta'),
+    publishers: makeSublevel(db, 'publishers'),
     batch: (ops, options) =>
       db.batch(ops as unknown as Array<AbstractBatchOperation<Db, string, unknown>>, options ?? {}),
   };

@@ -35,26 +35,52 @@ const COMMON_FINDINGS = {
   // a published advisory says the version is malicious; other advisories are recorded
   KNOWN_MALICIOUS: 'reject',
   KNOWN_VULNERABILITY: 'warn',
+  // the publisher identity layer (README, "Publisher identity")
+  SIGNATURE_INVALID: 'reject',
+  SIGNATURE_KEY_UNKNOWN: 'hold',
+  SIGNATURE_KEY_EXPIRED: 'hold',
+  SIGNATURE_MISSING: 'hold',
+  PROVENANCE_INVALID: 'hold',
+  PROVENANCE_REPOSITORY_MISMATCH: 'hold',
+  PROVENANCE_DOWNGRADE: 'hold',
+  TRUSTED_PUBLISHER_DROPPED: 'hold',
+  PUBLISHER_NEW_ACCOUNT: 'hold',
+  TYPOSQUAT: 'hold',
+  MAINTAINERS_CHANGED: 'warn',
+  NEW_DEPENDENCY: 'warn',
+  VERSION_OUT_OF_ORDER: 'warn',
 } as const;
+
+/** Softer identity changes: recorded under `standard`, held under `strict`. */
+const IDENTITY_CHANGES = [
+  'PUBLISHER_CHANGED',
+  'REPOSITORY_CHANGED',
+  'RELEASE_BURST',
+  'DORMANT_PACKAGE',
+  'IDENTITY_UNAVAILABLE',
+] as const;
+const each = (action: 'warn' | 'hold') =>
+  Object.fromEntries(IDENTITY_CHANGES.map((code) => [code, action]));
 
 export const PRESETS: Record<'standard' | 'strict', PresetBody> = {
   standard: {
     preset: 'standard',
-    requiredLayers: ['integrity', 'static', 'js-signals', 'behaviour'],
+    requiredLayers: ['integrity', 'publisher', 'static', 'js-signals', 'behaviour'],
     unavailable: 'warn',
     error: 'hold',
     fail: 'hold',
-    findings: { ...COMMON_FINDINGS, BUNDLED_BINARY: 'warn' },
+    findings: { ...COMMON_FINDINGS, ...each('warn'), BUNDLED_BINARY: 'warn' },
     behaviour: {},
   },
   strict: {
     preset: 'strict',
-    requiredLayers: ['integrity', 'static', 'js-signals', 'behaviour'],
+    requiredLayers: ['integrity', 'publisher', 'static', 'js-signals', 'behaviour'],
     unavailable: 'hold',
     error: 'hold',
     fail: 'hold',
     findings: {
       ...COMMON_FINDINGS,
+      ...each('hold'),
       BUNDLED_BINARY: 'hold',
       JS_INSTALL_NETWORK: 'hold',
       JS_EXFIL_HOST: 'hold',

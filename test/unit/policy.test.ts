@@ -34,6 +34,7 @@ describe('decide', () => {
         assert.equal(
           decide(policy, [
             layer('integrity', 'pass'),
+            layer('publisher', 'pass'),
             layer('static', 'pass'),
             layer('js-signals', 'pass'),
             layer('behaviour', 'pass'),
@@ -51,6 +52,7 @@ describe('decide', () => {
       it('admits install-time code the behaviour layer watched, with a warning', () => {
         const d = decide(policy, [
           layer('integrity', 'pass'),
+          layer('publisher', 'pass'),
           layer('static', 'warn', [finding('INSTALL_SCRIPT')]),
           layer('js-signals', 'pass'),
           layer('behaviour', 'pass'),
@@ -61,6 +63,7 @@ describe('decide', () => {
       it('holds install-time code the behaviour layer could not watch', () => {
         const d = decide(policy, [
           layer('integrity', 'pass'),
+          layer('publisher', 'pass'),
           layer('static', 'warn', [finding('INSTALL_SCRIPT')]),
           layer('js-signals', 'pass'),
           layer('behaviour', 'unavailable', [], 'bwrap is not installed'),
@@ -71,6 +74,7 @@ describe('decide', () => {
       it('holds a decoy read alone, rejects one with a network attempt', () => {
         const base = [
           layer('integrity', 'pass'),
+          layer('publisher', 'pass'),
           layer('static', 'pass'),
           layer('js-signals', 'pass'),
         ];
@@ -91,6 +95,7 @@ describe('decide', () => {
       it('rejects a decoy leak and holds a shell spawned at install time', () => {
         const base = [
           layer('integrity', 'pass'),
+          layer('publisher', 'pass'),
           layer('static', 'pass'),
           layer('js-signals', 'pass'),
         ];
@@ -122,6 +127,7 @@ describe('decide', () => {
   it('admits an unavailable layer with a warning under standard, holds it under strict', () => {
     const results = [
       layer('integrity', 'pass'),
+      layer('publisher', 'pass'),
       layer('static', 'pass'),
       layer('js-signals', 'pass'),
       layer('behaviour', 'pass'),
@@ -136,6 +142,7 @@ describe('decide', () => {
   it('never turns an info finding into a reason', () => {
     const results = [
       layer('integrity', 'pass'),
+      layer('publisher', 'pass'),
       layer('static', 'pass'),
       layer('js-signals', 'fail', [
         finding('JS_DECODED_EXEC', 'critical'),
@@ -154,12 +161,44 @@ describe('decide', () => {
   it('warns on bundled binaries under standard and holds them under strict', () => {
     const results = [
       layer('integrity', 'pass'),
+      layer('publisher', 'pass'),
       layer('static', 'warn', [finding('BUNDLED_BINARY', 'medium')]),
       layer('js-signals', 'pass'),
       layer('behaviour', 'pass'),
     ];
     assert.equal(decide(loadPolicy('standard'), results).status, 'verified');
     assert.equal(decide(loadPolicy('strict'), results).status, 'held');
+  });
+});
+
+describe('decide on publisher identity findings', () => {
+  const results = (outcome: LayerResult['outcome'], ...found: Finding[]) => [
+    layer('integrity', 'pass'),
+    layer('publisher', outcome, found),
+    layer('static', 'pass'),
+    layer('js-signals', 'pass'),
+    layer('behaviour', 'pass'),
+  ];
+  const TABLE = [
+    { code: 'PUBLISHER_NEW_ACCOUNT', standard: 'held', strict: 'held' },
+    { code: 'PROVENANCE_DOWNGRADE', standard: 'held', strict: 'held' },
+    { code: 'PROVENANCE_INVALID', standard: 'held', strict: 'held' },
+    { code: 'TYPOSQUAT', standard: 'held', strict: 'held' },
+    { code: 'SIGNATURE_INVALID', standard: 'rejected', strict: 'rejected' },
+    { code: 'PUBLISHER_CHANGED', standard: 'verified', strict: 'held' },
+    { code: 'IDENTITY_UNAVAILABLE', standard: 'verified', strict: 'held' },
+    { code: 'NEW_DEPENDENCY', standard: 'verified', strict: 'verified' },
+  ] as const;
+  for (const row of TABLE) {
+    it(`${row.code}: ${row.standard} under standard, ${row.strict} under strict`, () => {
+      const r = results('warn', finding(row.code, 'medium'));
+      assert.equal(decide(loadPolicy('standard'), r).status, row.standard);
+      assert.equal(decide(loadPolicy('strict'), r).status, row.strict);
+    });
+  }
+  it('holds a version the publisher layer did not run for', () => {
+    const r = results('pass').filter((l) => l.layer !== 'publisher');
+    assert.match(decide(loadPolicy('standard'), r).reasons.join(), /publisher layer did not run/);
   });
 });
 

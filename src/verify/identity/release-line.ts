@@ -1,0 +1,241 @@
+/**
+ * A version against the earlier versions of its own release line (same major; for 0.x the same
+ * minor), ordered by publish time: who published it, the maintainer set, trusted publishing,
+ * provenance and signatures present before and missing now, the repository, new dependencies,
+ * and the release pattern. Comparing across majors is where such tools raise false alarms, so
+ * nothing here does. Pure: reads only the packument.
+ */
+import semver from 'semver';
+import type { Packument, PackumentVersion } from '../../registry/packument';
+import type { Finding } from '../../types';
+import { repositoryUrl, toRepositoryKey } from './repository';
+import { checkPattern } from './release-pattern';
+import { lineOf, maintainersOf, publisherOf, record, timeOf } from './versions';
+
+/** A first-time publisher this soon after the usual publisher's last release is held. */
+export const NEW_PUBLISHER_WINDOW_MS = 7 * 24 * 3600 * 1000;
+
+export const NO_PUBLISHER_DATA = 'the registry gives no _npmUser/maintainers for this package';
+
+export interface ReleaseLineCheck {
+  findings: Finding[];
+  /** Why the publisher comparison could not run; undefined when it ran. */
+  publishersUnavailable?: string;
+  /** The version this one is compared with (the newest earlier one in its line). */
+  previous?: { version: string; manifest: PackumentVersion; publishedAt?: Date };
+  publisher?: string;
+  publishedAt?: Date;
+  /** Dependencies this version has and the previous one did not. */
+  newDependencies: string[];
+}
+
+/**
+ * Compares `version` with its release line.
+ * @example checkReleaseLine(packument, '1.0.2').findings
+ */
+export function checkReleaseLine(packument: Packument, version: string): ReleaseLineCheck {
+  const versions = packument.versions ?? {};
+  const manifest = versions[version] ?? {};
+  const publishedAt = timeOf(packument, version);
+  const line = lineOf(version);
+  const earlier = Object.keys(versions)
+    .filter((v) => v !== version && semver.valid(v) && lineOf(v) === line)
+    .filter((v) => isBefore(packument, v, version))
+    .sort((a, b) => order(packument, a, b));
+  const prevVersion = earlier.at(-1);
+  const previous = prevVersion
+    ? {
+        version: prevVersion,
+        manifest: versions[prevVersion]!,
+        publishedAt: timeOf(packument, prevVersion),
+      }
+    : undefined;
+  const findings: Finding[] = [];
+  const hasPublisherData = Object.values(versions).some(
+    (m) => publisherOf(m) !== undefined || maintainersOf(m) !== undefined,
+  );
+
+  if (previous && hasPublisherData) {
+    findings.push(...comparePublishers(packument, version, earlier, previous, publishedAt));
+  }
+  if (hasPublisherData) findings.push(...checkPattern(packument, version, publishedAt));
+  if (previous) findings.push(...compareDist(version, manifest, previous));
+  if (previous) findings.push(...compareRepository(version, manifest, previous));
+
+  const deps = (m: PackumentVersion) =>
+    new Set([
+      ...Object.keys(record(m.dependencies)),
+      ...Object.keys(record(m.optionalDependencies)),
+    ]);
+  const before = previous ? deps(previous.manifest) : undefined;
+  const newDependencies = before ? [...deps(manifest)].filter((d) => !before.has(d)) : [];
+
+  return {
+    findings,
+    ...(hasPublisherData ? {} : { publishersUnavailable: NO_PUBLISHER_DATA }),
+    ...(previous ? { previous } : {}),
+    ...(publisherOf(manifest) ? { publisher: publisherOf(manifest) } : {}),
+    ...(publishedAt ? { publishedAt } : {}),
+    newDependencies,
+  };
+}
+
+/** Publisher, maintainers and trusted publishing against the earlier versions of the line. */
+function comparePublishers(
+  packument: Packument,
+  version: string,
+  earlier: string[],
+  previous: NonNullable<ReleaseLineCheck['previous']>,
+  publishedAt: Date | undefined,
+): Finding[] {
+  const versions = packument.versions ?? {};
+  const manifest = versions[version] ?? {};
+  const findings: Finding[] = [];
+  const publisher = publisherOf(manifest);
+  const prevPublisher = publisherOf(previous.manifest);
+  if (publisher && prevPublisher && publisher !== prevPublisher) {
+    const seen = earlier.map((v) => publisherOf(versions[v] ?? {})).filter((p) => p !== undefined);
+    const usual = mostCommon(seen);
+    const prevMaintainers = maintainersOf(previous.manifest) ?? [];
+    const gap =
+      publishedAt && previous.publishedAt
+        ? publishedAt.getTime() - previous.publishedAt.getTime()
+        : undefined;
+    const evidence = {
+      version,
+      publisher,
+      previousVersion: previous.version,
+      previousPublisher: prevPublisher,
+      usualPublisher: usual,
+      previousMaintainers: prevMaintainers,
+      hoursSincePrevious: gap === undefined ? undefined : Math.round(gap / 36e5),
+    };
+    const firstTime = !seen.includes(publisher) && !prevMaintainers.includes(publisher);
+    if (
+      firstTime &&
+      prevPublisher === usual &&
+      gap !== undefined &&
+      gap <= NEW_PUBLISHER_WINDOW_MS
+    ) {
+      findings.push({
+        code: 'PUBLISHER_NEW_ACCOUNT',
+        severity: 'high',
+        message: `${version} was published by ${publisher}, who never published this line and was not a maintainer of ${previous.version}, ${evidence.hoursSincePrevious} h after ${prevPublisher} published ${previous.version}`,
+        evidence,
+      });
+    } else {
+      findings.push({
+        code: 'PUBLISHER_CHANGED',
+        severity: 'medium',
+        message: `${version} was published by ${publisher}; ${previous.version} by ${prevPublisher}${firstTime ? ` (${publisher} is new to this line)` : ''}`,
+        evidence,
+      });
+    }
+  }
+  const now = maintainersOf(manifest);
+  const before = maintainersOf(previous.manifest);
+  if (now && before) {
+    const added = now.filter((m) => !before.includes(m));
+    const removed = before.filter((m) => !now.includes(m));
+    if (added.length > 0 || removed.length > 0) {
+      findings.push({
+        code: 'MAINTAINERS_CHANGED',
+        severity: 'low',
+        message: `maintainers changed since ${previous.version}: ${[...added.map((m) => `+${m}`), ...removed.map((m) => `-${m}`)].join(', ')}`,
+        evidence: { version, previousVersion: previous.version, added, removed },
+      });
+    }
+  }
+  if (trustedPublisherOf(previous.manifest) && !trustedPublisherOf(manifest)) {
+    findings.push({
+      code: 'TRUSTED_PUBLISHER_DROPPED',
+      severity: 'high',
+      message: `${previous.version} was published through trusted publishing; ${version} was not (by ${publisher ?? 'unknown'})`,
+      evidence: {
+        version,
+        previousVersion: previous.version,
+        trustedPublisher: trustedPublisherOf(previous.manifest),
+      },
+    });
+  }
+  return findings;
+}
+
+/** Provenance and registry signatures present on the previous release and missing now. */
+function compareDist(
+  version: string,
+  manifest: PackumentVersion,
+  previous: NonNullable<ReleaseLineCheck['previous']>,
+): Finding[] {
+  const findings: Finding[] = [];
+  const dist = record(manifest.dist);
+  const prevDist = record(previous.manifest.dist);
+  if (prevDist.attestations && !dist.attestations) {
+    findings.push({
+      code: 'PROVENANCE_DOWNGRADE',
+      severity: 'high',
+      message: `${previous.version} was published with provenance; ${version} has none`,
+      evidence: { version, previousVersion: previous.version },
+    });
+  }
+  if (Array.isArray(prevDist.signatures) && prevDist.signatures.length > 0 && !dist.signatures) {
+    findings.push({
+      code: 'SIGNATURE_MISSING',
+      severity: 'high',
+      message: `${previous.version} carries registry signatures; ${version} carries none`,
+      evidence: { version, previousVersion: previous.version },
+    });
+  }
+  return findings;
+}
+
+function compareRepository(
+  version: string,
+  manifest: PackumentVersion,
+  previous: NonNullable<ReleaseLineCheck['previous']>,
+): Finding[] {
+  const now = repositoryUrl(manifest);
+  const before = repositoryUrl(previous.manifest);
+  if (!before || toRepositoryKey(now) === toRepositoryKey(before)) return [];
+  return [
+    {
+      code: 'REPOSITORY_CHANGED',
+      severity: 'medium',
+      message: `the repository changed from ${before} (${previous.version}) to ${now ?? 'none'}`,
+      evidence: {
+        version,
+        repository: now,
+        previousVersion: previous.version,
+        previousRepository: before,
+      },
+    },
+  ];
+}
+
+function isBefore(packument: Packument, a: string, b: string): boolean {
+  const ta = timeOf(packument, a);
+  const tb = timeOf(packument, b);
+  return ta && tb ? ta < tb : semver.lt(a, b);
+}
+
+function order(packument: Packument, a: string, b: string): number {
+  const ta = timeOf(packument, a);
+  const tb = timeOf(packument, b);
+  return ta && tb ? ta.getTime() - tb.getTime() : semver.compare(a, b);
+}
+
+function trustedPublisherOf(m: PackumentVersion): unknown {
+  return record(m._npmUser).trustedPublisher;
+}
+
+function mostCommon(items: string[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const i of items) counts.set(i, (counts.get(i) ?? 0) + 1);
+  // ties go to the most recent publisher
+  return [...items]
+    .reverse()
+    .reduce<string | undefined>(
+      (best, i) => (best === undefined || counts.get(i)! > counts.get(best)! ? i : best),
+      undefined,
+    );
+}

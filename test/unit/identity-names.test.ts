@@ -1,0 +1,151 @@
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createTyposquatCheck, loadHighImpact } from '../../src/verify/identity/typosquat';
+import type { TyposquatCheck } from '../../src/verify/identity/typosquat';
+import { checkReleaseLine } from '../../src/verify/identity/release-line';
+import { lineOf } from '../../src/verify/identity/versions';
+import type { Packument } from '../../src/registry/packument';
+
+const FIXTURES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'identity');
+const packument = (name: string): Packument =>
+  JSON.parse(readFileSync(path.join(FIXTURES, 'packuments', `${name}.json`), 'utf8'));
+
+describe('typosquat', () => {
+  let check: TyposquatCheck;
+  before(async () => {
+    check = createTyposquatCheck(await loadHighImpact(), { allow: ['expresss'] });
+  });
+
+  const FLAGGED = [
+    { name: 'crossenv', suggestion: 'cross-env', kind: 'separator' },
+    { name: 'cross_env', suggestion: 'cross-env', kind: 'separator' },
+    { name: 'expres', suggestion: 'express', kind: 'edit' },
+    { name: 'loadsh', suggestion: 'lodash', kind: 'edit' },
+    { name: '@bable/core', suggestion: '@babel/core', kind: 'scope' },
+    { name: '@typs/node', suggestion: '@types/node', kind: 'scope' },
+  ];
+  for (const c of FLAGGED) {
+    it(`flags ${c.name} and suggests ${c.suggestion}`, () => {
+      const f = check(c.name);
+      assert.equal(f?.code, 'TYPOSQUAT');
+      assert.equal(f?.evidence?.suggestion, c.suggestion);
+      assert.equal(f?.evidence?.kind, c.kind);
+      assert.ok(f?.message.includes(`did you mean "${c.suggestion}"?`), f?.message);
+    });
+  }
+
+  const CLEAN = ['express', 'lodash', 'cross-env', '@babel/core', 'wrappy', 'inflight', 'vt-clean'];
+  for (const name of CLEAN) {
+    it(`leaves ${name} alone`, () => assert.equal(check(name), undefined));
+  }
+
+  it('leaves allowed names alone', () => assert.equal(check('expresss'), undefined));
+});
+
+describe('release line', () => {
+  const codesOf = (doc: Packument, v: string) =>
+    checkReleaseLine(doc, v).findings.map((f) => f.code);
+
+  it('keeps 0.x minors and majors apart', () => {
+    assert.equal(lineOf('0.3.1'), '0.3');
+    assert.equal(lineOf('4.0.0-rc.0'), '4');
+  });
+
+  it("reports wrappy's publisher change with the versions and accounts", () => {
+    const r = checkReleaseLine(packument('wrappy'), '1.0.2');
+    assert.equal(r.previous?.version, '1.0.1');
+    const changed = r.findings.find((f) => f.code === 'PUBLISHER_CHANGED');
+    assert.equal(
+      changed?.message,
+      '1.0.2 was published by zkat; 1.0.1 by isaacs (zkat is new to this line)',
+    );
+    assert.deepEqual(codesOf(packument('wrappy'), '1.0.2'), [
+      'PUBLISHER_CHANGED',
+      'MAINTAINERS_CHANGED',
+    ]);
+  });
+
+  it("follows inflight's publishers isaacs, othiym23, zkat, isaacs", () => {
+    const doc = packument('inflight');
+    assert.deepEqual(codesOf(doc, '1.0.3'), ['PUBLISHER_CHANGED', 'MAINTAINERS_CHANGED']);
+    assert.deepEqual(codesOf(doc, '1.0.4'), []);
+    assert.deepEqual(codesOf(doc, '1.0.5'), [
+      'PUBLISHER_CHANGED',
+      'MAINTAINERS_CHANGED',
+      'REPOSITORY_CHANGED',
+    ]);
+    const back = checkReleaseLine(doc, '1.0.6').findings[0];
+    assert.equal(back?.message, '1.0.6 was published by isaacs; 1.0.5 by zkat');
+    assert.deepEqual(checkReleaseLine(doc, '1.0.2').newDependencies, ['wrappy']);
+  });
+
+  it('compares within the line: eslint-scope 3.7.3 against 3.7.1, not the 4.x published between', () => {
+    const r = checkReleaseLine(packument('eslint-scope'), '3.7.3');
+    assert.equal(r.previous?.version, '3.7.1');
+    assert.deepEqual(
+      r.findings.map((f) => f.code),
+      ['PUBLISHER_CHANGED'],
+    );
+  });
+
+  it('holds a new account publishing right after the usual publisher', () => {
+    const doc = packument('eslint-scope');
+    const m = doc.versions!['3.7.3']!;
+    m._npmUser = { name: 'mallory', email: 'm@example.invalid' };
+    doc.time!['3.7.3'] = new Date(Date.parse(doc.time!['3.7.1']!) + 3 * 3600e3).toISOString();
+    const r = checkReleaseLine(doc, '3.7.3');
+    const held = r.findings.find((f) => f.code === 'PUBLISHER_NEW_ACCOUNT');
+    assert.match(
+      held?.message ?? '',
+      /published by mallory, who never published this line .* 3 h after ivolodin/,
+    );
+  });
+
+  it('reports provenance, trusted publishing and signatures dropped since the previous release', () => {
+    const doc = packument('wrappy');
+    const prev = doc.versions!['1.0.1']!;
+    prev.dist = {
+      ...prev.dist,
+      attestations: { url: 'x' },
+      signatures: [{ keyid: 'k', sig: 's' }],
+    } as never;
+    prev._npmUser = { name: 'isaacs', trustedPublisher: { id: 'github' } };
+    const codes = codesOf(doc, '1.0.2');
+    for (const c of ['PROVENANCE_DOWNGRADE', 'SIGNATURE_MISSING', 'TRUSTED_PUBLISHER_DROPPED']) {
+      assert.ok(codes.includes(c), `${c} in ${codes.join(', ')}`);
+    }
+  });
+
+  it('sees several lines published within minutes, and a dormant package waking', () => {
+    const doc = packument('inflight');
+    const at = Date.parse('2026-01-01T00:00:00Z');
+    doc.versions!['2.0.0'] = { ...doc.versions!['1.0.6']!, version: '2.0.0' };
+    doc.versions!['3.0.0'] = { ...doc.versions!['1.0.6']!, version: '3.0.0' };
+    doc.time!['2.0.0'] = new Date(at).toISOString();
+    doc.time!['3.0.0'] = new Date(at + 5 * 60e3).toISOString();
+    doc.versions!['1.0.7'] = { ...doc.versions!['1.0.6']!, version: '1.0.7' };
+    doc.time!['1.0.7'] = new Date(at + 10 * 60e3).toISOString();
+    const codes = codesOf(doc, '3.0.0');
+    assert.ok(codes.includes('RELEASE_BURST'), codes.join());
+    assert.ok(codesOf(doc, '2.0.0').includes('DORMANT_PACKAGE'));
+  });
+
+  it('says the publisher comparison is unavailable on a document without publisher data', () => {
+    const doc = packument('wrappy');
+    for (const m of Object.values(doc.versions!)) {
+      delete m._npmUser;
+      delete m.maintainers;
+    }
+    const r = checkReleaseLine(doc, '1.0.2');
+    assert.equal(
+      r.publishersUnavailable,
+      'the registry gives no _npmUser/maintainers for this package',
+    );
+    assert.deepEqual(
+      r.findings.map((f) => f.code),
+      [],
+    );
+  });
+});
