@@ -26,6 +26,7 @@ import { createEngine } from './verify/engine';
 import { staticPrecheck } from './verify/layers/static-precheck';
 import { jsSignals } from './verify/layers/js-signals';
 import { createBehaviourLayer } from './verify/layers/behaviour';
+import { createSourceLayer } from './verify/layers/source-integrity';
 import type { VettedOptions } from './config/options';
 import type { Logger } from './log/logger';
 import { installProcLogBridge } from './log/proc-log-bridge';
@@ -112,12 +113,17 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     expectations: (pkg) =>
       Object.hasOwn(policy.behaviour, pkg.name) ? policy.behaviour[pkg.name] : undefined,
   });
+  const source = createSourceLayer({
+    upstream: options.upstream,
+    root: join(options.home, 'sources'),
+    ...options.sources,
+  });
   const engine = createEngine({
     upstream,
     store,
     policy,
     previousOf,
-    layers: [staticPrecheck, jsSignals, behaviour],
+    layers: [staticPrecheck, jsSignals, source, behaviour],
   });
   const queue = await JobQueue.open(subs, index, engine.process, engine.giveUp, {
     workers: options.workers,

@@ -7,6 +7,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { VettedError, errorMessage } from '../errors';
 import { loadPolicy } from '../policy/policy';
+import { sourcesSchema, toSourcesOptions } from './sources';
+import type { SourcesOptions } from './sources';
 
 export const optionsSchema = z
   .object({
@@ -28,6 +30,8 @@ export const optionsSchema = z
     adminGroup: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('admin'),
     /** Version records kept in memory. */
     cacheMax: z.number().int().min(1).default(20_000),
+    /** The source integrity layer: git mirrors, signing keys, time limits (./sources.ts). */
+    sources: sourcesSchema,
   })
   .strict();
 
@@ -41,6 +45,7 @@ export interface VettedOptions {
   maxAttempts: number;
   adminGroups: readonly string[];
   cacheMax: number;
+  sources: SourcesOptions;
 }
 
 export const DEFAULT_UPSTREAM = 'https://registry.npmjs.org/';
@@ -96,6 +101,7 @@ export function parseOptions(
     maxAttempts: o.maxAttempts,
     adminGroups: Object.freeze(Array.isArray(o.adminGroup) ? o.adminGroup : [o.adminGroup]),
     cacheMax: o.cacheMax,
+    sources: toSourcesOptions(o.sources, context.configDir),
   });
 }
 

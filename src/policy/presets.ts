@@ -32,12 +32,23 @@ const COMMON_FINDINGS = {
   INSTALL_TIMEOUT: 'hold',
   LOAD_TIMEOUT: 'hold',
   RUNAWAY_CPU: 'hold',
+  // the source layer: what runs must be what the repository builds
+  REBUILD_FILE_DIFFERS: 'hold',
+  REBUILD_FILE_EXTRA: 'hold',
+  REBUILD_FILE_MISSING: 'warn',
+  REBUILD_NONCODE_DIFFERS: 'warn',
+  REPRODUCIBILITY_REGRESSION: 'hold',
+  SOURCE_NOT_FOUND: 'hold',
+  SOURCE_GITHEAD_MISSING: 'warn',
+  SOURCE_TAG_MISSING: 'warn',
+  SOURCE_SIGNATURE_BAD: 'hold',
+  SOURCE_UNSIGNED: 'warn',
 } as const;
 
 export const PRESETS: Record<'standard' | 'strict', PresetBody> = {
   standard: {
     preset: 'standard',
-    requiredLayers: ['integrity', 'static', 'js-signals', 'behaviour'],
+    requiredLayers: ['integrity', 'static', 'js-signals', 'source', 'behaviour'],
     unavailable: 'warn',
     error: 'hold',
     fail: 'hold',
@@ -46,7 +57,7 @@ export const PRESETS: Record<'standard' | 'strict', PresetBody> = {
   },
   strict: {
     preset: 'strict',
-    requiredLayers: ['integrity', 'static', 'js-signals', 'behaviour'],
+    requiredLayers: ['integrity', 'static', 'js-signals', 'source', 'behaviour'],
     unavailable: 'hold',
     error: 'hold',
     fail: 'hold',
@@ -55,6 +66,9 @@ export const PRESETS: Record<'standard' | 'strict', PresetBody> = {
       BUNDLED_BINARY: 'hold',
       JS_INSTALL_NETWORK: 'hold',
       JS_EXFIL_HOST: 'hold',
+      SOURCE_UNSIGNED: 'hold',
+      SOURCE_TAG_MISSING: 'hold',
+      SOURCE_GITHEAD_MISSING: 'hold',
     },
     behaviour: {},
   },
