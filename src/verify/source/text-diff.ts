@@ -83,10 +83,11 @@ function lineOps(a: string[], b: string[]): Op[] {
   while (i < n || j < m) {
     if (i < n && j < m && a[i] === b[j]) {
       ops.push({ kind: ' ', text: a[i] ?? '', a: i++, b: j++ });
-    } else if (j < m && (i >= n || at(i, j + 1) >= at(i + 1, j))) {
-      ops.push({ kind: '+', text: b[j] ?? '', a: i, b: j++ });
-    } else {
+    } else if (i < n && (j >= m || at(i + 1, j) >= at(i, j + 1))) {
+      // removals first, as diff prints them
       ops.push({ kind: '-', text: a[i] ?? '', a: i++, b: j });
+    } else {
+      ops.push({ kind: '+', text: b[j] ?? '', a: i, b: j++ });
     }
   }
   return ops;
