@@ -409,6 +409,37 @@ describe('the source integrity layer', () => {
     });
   });
 
+  describe('a host that accepts connections and never answers', () => {
+    it('kills the clone at the time limit, then skips the host at once', async () => {
+      const { createServer } = await import('node:net');
+      const sockets = new Set<import('node:net').Socket>();
+      const server = createServer((socket) => sockets.add(socket));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as import('node:net').AddressInfo).port;
+      try {
+        const hanging = createSourceLayer({
+          upstream: upstream.url,
+          root: path.join(root, 'sources-hanging'),
+          mirrors: [{ from: 'https://github.com/acme/', to: `http://127.0.0.1:${port}/acme/` }],
+          cloneTimeoutMs: 2000,
+        });
+        const input = await inputFrom(upstream.url, 'vt-src-plain', '1.0.0');
+        let started = performance.now();
+        const first = await hanging.run(input);
+        assert.ok(performance.now() - started < 8000, `took ${performance.now() - started} ms`);
+        assert.equal(first.outcome, 'unavailable');
+        assert.match(first.reason ?? '', /did not finish in 2 s/);
+        started = performance.now();
+        const second = await hanging.run({ ...input, version: '1.1.0' });
+        assert.ok(performance.now() - started < 1000);
+        assert.match(second.reason ?? '', /skipped until/);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        server.close();
+      }
+    });
+  });
+
   describe('through vetted', () => {
     it('holds the tampered build with the file in the 403 and verifies the honest one', async () => {
       const vetted = await startVetted({
