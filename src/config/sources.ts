@@ -47,7 +47,7 @@ export const sourcesSchema = z
       )
       .default({}),
     cloneTimeout: z.number().positive().max(3600).default(60),
-    rebuildTimeout: z.number().positive().max(3600).default(180),
+    rebuildTimeout: z.number().positive().max(3600).default(150),
     hostCooldown: z.number().min(0).max(86_400).default(300),
   })
   .strict()

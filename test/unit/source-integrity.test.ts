@@ -249,7 +249,7 @@ describe('the sources options', () => {
     const o = parseOptions({}, context);
     assert.deepEqual(o.sources.mirrors, []);
     assert.equal(o.sources.cloneTimeoutMs, 60_000);
-    assert.equal(o.sources.rebuildTimeoutMs, 180_000);
+    assert.equal(o.sources.rebuildTimeoutMs, 150_000);
     assert.equal(o.sources.hostCooldownMs, 300_000);
   });
   it('names the option that is wrong', () => {

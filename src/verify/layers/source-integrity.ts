@@ -45,6 +45,7 @@ import { compareTarballs } from '../source/compare';
 import { createHistory } from '../source/history';
 import { findingsOf } from '../source/findings';
 import { errorMessage } from '../../errors';
+import { redactText, redactUrl } from '../../log/redact';
 
 export interface SourceLayerOptions {
   /** Registry the build dependencies are installed from: the upstream. */
@@ -56,7 +57,7 @@ export interface SourceLayerOptions {
   trustedKeys?: Readonly<Record<string, readonly string[]>>;
   /** Time a clone or fetch may take, in ms. Default 60 s. */
   cloneTimeoutMs?: number;
-  /** Time the dependency install, and separately the build, may take, in ms. Default 180 s. */
+  /** Time the dependency install and the build may take together, in ms. Default 150 s. */
   rebuildTimeoutMs?: number;
   /** How long a host that could not be reached is skipped, in ms. Default 5 minutes. */
   hostCooldownMs?: number;
@@ -97,7 +98,7 @@ export interface SourceLayer extends Layer {
  */
 export function createSourceLayer(options: SourceLayerOptions): SourceLayer {
   const cloneTimeoutMs = options.cloneTimeoutMs ?? 60_000;
-  const rebuildTimeoutMs = options.rebuildTimeoutMs ?? 180_000;
+  const rebuildTimeoutMs = options.rebuildTimeoutMs ?? 150_000;
   const breaker = new HostBreaker(
     options.hostCooldownMs ?? 300_000,
     options.probeTimeoutMs ?? 5_000,
@@ -140,17 +141,22 @@ export function createSourceLayer(options: SourceLayerOptions): SourceLayer {
     async run(input) {
       const summary: SourceSummary = { timings: {} };
       const findings: Finding[] = [];
+      // a mirror URL may carry credentials: never into the record
       const unavailable = (reason: string): SourceResult => ({
         outcome: 'unavailable',
         findings,
-        reason,
+        reason: redactText(reason),
         summary,
       });
       // 1. locate
       const repo = repositoryOf(input.manifest);
       if (typeof repo === 'string') return unavailable(repo);
       const cloneUrl = applyMirrors(repo.url, options.mirrors ?? []).url;
-      summary.repository = { declared: repo.declared, url: cloneUrl, directory: repo.directory };
+      summary.repository = {
+        declared: repo.declared,
+        url: redactUrl(cloneUrl),
+        directory: repo.directory,
+      };
       const ready = await prepareTools();
       if (typeof ready === 'string') return unavailable(ready);
       const gitHead =

@@ -34,7 +34,7 @@ export interface RebuildOptions {
   workRoot?: string;
   /** npm cache shared between rebuilds (the host-side install only). */
   npmCache: string;
-  /** Time each of install and pack may take, in ms. */
+  /** Time install and pack may take together, in ms. */
   timeoutMs: number;
   signal: AbortSignal;
 }
@@ -105,7 +105,8 @@ export async function rebuildPackage(options: RebuildOptions): Promise<RebuildRe
       if (res) return fail('install', res);
     }
 
-    // 3. pack, in the sandbox, no network
+    // 3. pack, in the sandbox, no network, in what is left of the time limit
+    const leftMs = Math.max(1000, options.timeoutMs - (timings.installMs ?? 0));
     started = performance.now();
     const outHost = path.join(ws.host.tmp, 'vetted-pack');
     await mkdir(outHost, { recursive: true });
@@ -124,7 +125,7 @@ export async function rebuildPackage(options: RebuildOptions): Promise<RebuildRe
       CI: 'true',
     };
     const limits: SandboxLimits = resolveLimits(
-      { timeMs: options.timeoutMs, cpuSeconds: Math.ceil(options.timeoutMs / 1000) },
+      { timeMs: leftMs, cpuSeconds: Math.ceil(leftMs / 1000) },
       'sources.rebuildTimeout',
     );
     const run = await runSandboxed(options.runner, {
@@ -148,7 +149,8 @@ export async function rebuildPackage(options: RebuildOptions): Promise<RebuildRe
     timings.packMs = since(started);
     if (options.signal.aborted) throw options.signal.reason ?? new Error('aborted');
     if (run.killed === 'time') {
-      return fail('pack', `the build did not finish in ${Math.round(options.timeoutMs / 1000)} s`);
+      const limit = Math.round(options.timeoutMs / 1000);
+      return fail('pack', `install and build did not finish in ${limit} s`);
     }
     if (run.exitCode !== 0) {
       const why = run.killed ? `killed (${run.killed})` : `exited ${run.exitCode ?? run.signal}`;
