@@ -35,7 +35,8 @@ import { repositoryOf } from '../source/locate';
 import type { SourceRepository } from '../source/locate';
 import { applyMirrors, hostOf } from '../source/mirrors';
 import type { MirrorRule } from '../source/mirrors';
-import { HostBreaker, ensureMirror, findSource } from '../source/git';
+import { ensureMirror, findSource } from '../source/git';
+import { HostBreaker } from '../source/host-breaker';
 import type { LocatedSource } from '../source/git';
 import { checkSignature } from '../source/signature';
 import type { SignatureCheck } from '../source/signature';
@@ -43,7 +44,7 @@ import { rebuildPackage } from '../source/rebuild';
 import type { RebuildTimings } from '../source/rebuild';
 import { compareTarballs } from '../source/compare';
 import { createHistory } from '../source/history';
-import { findingsOf } from '../source/findings';
+import { findingsOf, locatedFindings, notFound, signatureFinding } from '../source/findings';
 import { errorMessage } from '../../errors';
 import { redactText, redactUrl } from '../../log/redact';
 
@@ -279,70 +280,6 @@ export function keysFor(
 ): string[] {
   const scope = name.startsWith('@') ? `${name.split('/')[0]}/*` : undefined;
   return [...(trusted[name] ?? []), ...(scope ? (trusted[scope] ?? []) : [])];
-}
-
-function notFound(input: LayerInput, repo: SourceRepository, gitHead?: string): Finding {
-  const where = repo.directory ? `${repo.url} (${repo.directory})` : repo.url;
-  return {
-    code: 'SOURCE_NOT_FOUND',
-    severity: 'high',
-    message: `no commit of ${where} is ${input.name}@${input.version}: ${gitHead ? `gitHead ${gitHead.slice(0, 12)} is not there, ` : ''}no release tag, and no package.json with that version`,
-    evidence: { repository: repo.url, directory: repo.directory, gitHead },
-  };
-}
-
-function locatedFindings(input: LayerInput, located: LocatedSource): Finding[] {
-  const out: Finding[] = [
-    {
-      code: 'SOURCE_LOCATED_BY',
-      severity: 'info',
-      message: `source commit ${located.commit.slice(0, 12)} found by ${located.method}${located.tag ? ` (tag ${located.tag})` : ''}`,
-      evidence: { method: located.method, commit: located.commit, tag: located.tag },
-    },
-  ];
-  if (located.missingGitHead) {
-    out.push({
-      code: 'SOURCE_GITHEAD_MISSING',
-      severity: 'medium',
-      message: `the published gitHead ${located.missingGitHead.slice(0, 12)} is not in the repository (published from an unpushed commit?)`,
-      evidence: { gitHead: located.missingGitHead },
-    });
-  }
-  if (located.method === 'package-json-version') {
-    out.push({
-      code: 'SOURCE_TAG_MISSING',
-      severity: 'medium',
-      message: `no gitHead and no release tag for ${input.version}; used the newest commit whose package.json has that version`,
-      evidence: { commit: located.commit },
-    });
-  }
-  return out;
-}
-
-function signatureFinding(sig: SignatureCheck): Finding {
-  switch (sig.status) {
-    case 'signed':
-      return {
-        code: 'SOURCE_SIGNED',
-        severity: 'info',
-        message: `${sig.object}: ${sig.detail}`,
-        evidence: { ...sig },
-      };
-    case 'unsigned':
-      return {
-        code: 'SOURCE_UNSIGNED',
-        severity: 'medium',
-        message: `${sig.object} is not signed, though keys are configured for this package`,
-        evidence: { ...sig },
-      };
-    case 'bad':
-      return {
-        code: 'SOURCE_SIGNATURE_BAD',
-        severity: 'high',
-        message: `${sig.object} has a signature that does not verify with the configured keys`,
-        evidence: { ...sig },
-      };
-  }
 }
 
 function outcomeOf(findings: Finding[]): SourceResult['outcome'] {
