@@ -130,10 +130,10 @@ export function createSourceLayer(options: SourceLayerOptions): SourceLayer {
   function exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const before = locks.get(key) ?? Promise.resolve();
     const next = before.then(fn, fn);
-    locks.set(
-      key,
-      next.catch(() => undefined),
-    );
+    const settled = next.catch(() => undefined);
+    locks.set(key, settled);
+    // the last job of a repository removes its entry, so the map does not grow forever
+    void settled.then(() => locks.get(key) === settled && locks.delete(key));
     return next;
   }
 
