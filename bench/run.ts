@@ -34,6 +34,8 @@ import type { ServerUnderTest } from './servers';
 import { formatReport, rounded, summarise, targets } from './report';
 import { denyVersion, startPlain, startVetted, statusOf, verdictOf, warmTarball } from './servers';
 import { checkWrk, stopWrk, writeWrkScript } from './wrk';
+import { formatRebuild, runRebuildBench } from './rebuild-bench';
+import type { RebuildBenchResult } from './rebuild-bench';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const RESULTS_FILE = path.join(REPO_ROOT, 'bench', 'results', 'latest.json');
@@ -137,6 +139,7 @@ async function main(): Promise<number> {
   let http: HttpResults | undefined;
   let lookup: LookupResult | undefined;
   let behaviour: BehaviourBenchResult | undefined;
+  let rebuild: RebuildBenchResult | undefined;
   let wrk: string | undefined;
   const runs = (part: Part) => settings.only === undefined || settings.only === part;
   try {
@@ -191,6 +194,15 @@ async function main(): Promise<number> {
         );
       }
     }
+    if (runs('rebuild')) {
+      try {
+        const dir = path.join(root, 'rebuild');
+        await mkdir(dir);
+        rebuild = await runRebuildBench(dir, { rounds: settings.rebuildRounds, progress });
+      } catch (err) {
+        errors.push(`rebuild: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      }
+    }
   } finally {
     for (const failure of await cleanup.run()) errors.push(`cleanup: ${failure}`);
   }
@@ -216,11 +228,14 @@ async function main(): Promise<number> {
     }),
   );
 
+  if (rebuild) out(['', ...formatRebuild(rebuild)].join('\n'));
+
   const summary = {
     environment: env,
     elapsedS: (Date.now() - started) / 1000,
     ...summarise(http?.serving, http?.refusal, lookup, behaviour),
     refusedBy: http?.refusedBy,
+    rebuild,
     targets: goals,
     invalid,
     errors,

@@ -4,7 +4,7 @@
  */
 
 /** The parts of the bench, in the order a full run runs them. */
-export const PARTS = ['http', 'index', 'behaviour'] as const;
+export const PARTS = ['http', 'index', 'behaviour', 'rebuild'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface Settings {
@@ -17,6 +17,8 @@ export interface Settings {
   /** Run the behaviour part's cold pass (every version on an empty npm cache). */
   behaviourCold: boolean;
   vettedNodeArgs: string[];
+  /** Runs of the source layer per fixture in the rebuild part. */
+  rebuildRounds: number;
 }
 
 /** @throws Error naming the variable and what it must be. */
@@ -46,5 +48,6 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     only: only as Part | undefined,
     behaviourCold: cold === '1',
     vettedNodeArgs: (env.BENCH_VETTED_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
+    rebuildRounds: int('BENCH_REBUILD_ROUNDS', 6, 2),
   };
 }

@@ -33,6 +33,7 @@ import type { AdvisoryDb } from './advisories/osv';
 import { applyDecision } from './admin/decisions';
 import { createBehaviourLayer } from './verify/layers/behaviour';
 import { createPublisherLayerFor } from './verify/layers/publisher-setup';
+import { createSourceLayer } from './verify/layers/source-integrity';
 import type { VettedOptions } from './config/options';
 import type { Logger } from './log/logger';
 import { installProcLogBridge } from './log/proc-log-bridge';
@@ -133,6 +134,11 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     identity: options.identity,
     packument: (name, signal) => upstream.packument(name, signal),
   });
+  const source = createSourceLayer({
+    upstream: options.upstream,
+    root: join(options.home, 'sources'),
+    ...options.sources,
+  });
   const engine = createEngine({
     upstream,
     store,
@@ -143,6 +149,7 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
       ...(advisories ? [createAdvisoriesLayer(advisories)] : []),
       staticPrecheck,
       jsSignals,
+      source,
       behaviour,
     ],
   });

@@ -10,6 +10,8 @@ import { loadPolicy } from '../policy/policy';
 import { loadAdvisories } from '../advisories/osv';
 import { identitySchema, toIdentityOptions } from './identity-options';
 import type { IdentityOptions } from './identity-options';
+import { sourcesSchema, toSourcesOptions } from './sources';
+import type { SourcesOptions } from './sources';
 
 export const optionsSchema = z
   .object({
@@ -35,6 +37,8 @@ export const optionsSchema = z
     advisories: z.string().min(1).optional(),
     /** The publisher identity layer: registry keys, Sigstore trusted root, typosquat names. */
     identity: identitySchema,
+    /** The source integrity layer: git mirrors, signing keys, time limits (./sources.ts). */
+    sources: sourcesSchema,
   })
   .strict();
 
@@ -53,6 +57,7 @@ export interface VettedOptions {
   identity: IdentityOptions;
   /** Verdaccio's storage directory, where packages published to vetted itself are kept. */
   storage?: string;
+  sources: SourcesOptions;
 }
 
 export const DEFAULT_UPSTREAM = 'https://registry.npmjs.org/';
@@ -122,6 +127,7 @@ export function parseOptions(
     ...(o.advisories ? { advisories: resolve(context.configDir, o.advisories) } : {}),
     identity: toIdentityOptions(o.identity, context.configDir),
     ...(storage ? { storage } : {}),
+    sources: toSourcesOptions(o.sources, context.configDir),
   });
 }
 

@@ -88,7 +88,9 @@ export function decide(policy: Policy, results: LayerResult[]): PolicyDecision {
   }
   for (const result of results) {
     const outcomeAction = actionForOutcome(policy, result);
-    if (outcomeAction && result.findings.length === 0) {
+    // a layer that could not finish says so even when it found things before it stopped
+    const unfinished = result.outcome === 'unavailable' || result.outcome === 'error';
+    if (outcomeAction && (unfinished || result.findings.length === 0)) {
       byAction[outcomeAction].push(
         `${result.layer}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`,
       );

@@ -49,6 +49,17 @@ const COMMON_FINDINGS = {
   MAINTAINERS_CHANGED: 'warn',
   NEW_DEPENDENCY: 'warn',
   VERSION_OUT_OF_ORDER: 'warn',
+  // the source layer: what runs must be what the repository builds
+  REBUILD_FILE_DIFFERS: 'hold',
+  REBUILD_FILE_EXTRA: 'hold',
+  REBUILD_FILE_MISSING: 'warn',
+  REBUILD_NONCODE_DIFFERS: 'warn',
+  REPRODUCIBILITY_REGRESSION: 'hold',
+  SOURCE_NOT_FOUND: 'hold',
+  SOURCE_GITHEAD_MISSING: 'warn',
+  SOURCE_TAG_MISSING: 'warn',
+  SOURCE_SIGNATURE_BAD: 'hold',
+  SOURCE_UNSIGNED: 'warn',
 } as const;
 
 /** Softer identity changes: recorded under `standard`, held under `strict`. */
@@ -65,7 +76,7 @@ const each = (action: 'warn' | 'hold') =>
 export const PRESETS: Record<'standard' | 'strict', PresetBody> = {
   standard: {
     preset: 'standard',
-    requiredLayers: ['integrity', 'publisher', 'static', 'js-signals', 'behaviour'],
+    requiredLayers: ['integrity', 'publisher', 'static', 'js-signals', 'source', 'behaviour'],
     unavailable: 'warn',
     error: 'hold',
     fail: 'hold',
@@ -74,7 +85,7 @@ export const PRESETS: Record<'standard' | 'strict', PresetBody> = {
   },
   strict: {
     preset: 'strict',
-    requiredLayers: ['integrity', 'publisher', 'static', 'js-signals', 'behaviour'],
+    requiredLayers: ['integrity', 'publisher', 'static', 'js-signals', 'source', 'behaviour'],
     unavailable: 'hold',
     error: 'hold',
     fail: 'hold',
@@ -84,6 +95,9 @@ export const PRESETS: Record<'standard' | 'strict', PresetBody> = {
       BUNDLED_BINARY: 'hold',
       JS_INSTALL_NETWORK: 'hold',
       JS_EXFIL_HOST: 'hold',
+      SOURCE_UNSIGNED: 'hold',
+      SOURCE_TAG_MISSING: 'hold',
+      SOURCE_GITHEAD_MISSING: 'hold',
     },
     behaviour: {},
   },

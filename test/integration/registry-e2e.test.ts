@@ -77,7 +77,7 @@ describe('express@4.18.2 from the real registry through vetted', { timeout: 600_
     assert.equal(express.signature.verified, true);
     assert.deepEqual(
       express.layers.map((l: { layer: string }) => l.layer),
-      ['integrity', 'publisher', 'static', 'js-signals', 'behaviour'],
+      ['integrity', 'publisher', 'static', 'js-signals', 'source', 'behaviour'],
     );
   });
 

