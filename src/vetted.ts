@@ -33,6 +33,10 @@ import type { VersionRecord } from './types';
 import { isAdmitted } from './types';
 import type { PreviousVersion } from './verify/layer';
 import { errorMessage } from './errors';
+import { Exemptions } from './admin/exemptions';
+import { WebhookOutbox } from './admin/webhook';
+import { createMetrics } from './admin/metrics';
+import type { VettedMetrics } from './admin/metrics';
 
 export interface Vetted {
   options: VettedOptions;
@@ -44,6 +48,11 @@ export interface Vetted {
   /** Whether the upstream has `name@version`; undefined when it cannot be asked. */
   versionExists: VersionExistsFn;
   startedAt: Date;
+  /** Admins' standing approvals; consulted at verdict time (src/admin/exemptions.ts). */
+  exemptions: Exemptions;
+  /** Present when `webhook` is configured. */
+  webhook?: WebhookOutbox;
+  metrics: VettedMetrics;
   close(): Promise<void>;
 }
 
@@ -119,16 +128,30 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     previousOf,
     layers: [staticPrecheck, jsSignals, behaviour],
   });
-  const queue = await JobQueue.open(subs, index, engine.process, engine.giveUp, {
-    workers: options.workers,
-    jobTimeoutMs: options.jobTimeoutMs,
-    maxAttempts: options.maxAttempts,
-  });
+  const exemptions = await Exemptions.open(subs.db, index);
+  const queue = await JobQueue.open(
+    subs,
+    index,
+    async (job, signal) => exemptions.apply(await engine.process(job, signal)),
+    (job, err) => exemptions.apply(engine.giveUp(job, err)),
+    {
+      workers: options.workers,
+      jobTimeoutMs: options.jobTimeoutMs,
+      maxAttempts: options.maxAttempts,
+    },
+  );
   queue.on('error', (err: unknown) =>
     logger.error({ err: String(err) }, 'verification queue could not store a decision: @{err}'),
   );
   queue.on('settled', (record: VersionRecord) => logVerdict(logger, record));
+  const metrics = createMetrics({ index, queue, store });
+  queue.on('settled', (record: VersionRecord) => metrics.recordVerdict(record));
+  const webhook = options.webhook
+    ? await WebhookOutbox.open(subs.db, index, options.webhook, logger)
+    : undefined;
+  queue.on('settled', () => webhook?.kick());
   queue.start();
+  webhook?.start();
 
   return {
     options,
@@ -139,8 +162,12 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     policy,
     versionExists: createVersionCheck(upstream),
     startedAt: new Date(),
+    exemptions,
+    webhook,
+    metrics,
     async close() {
       await queue.stop();
+      await webhook?.stop();
       await subs.db.close();
     },
   };

@@ -259,6 +259,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
       actor,
       body.reason,
     );
+    engine().webhook?.kick();
     deps.logger.warn(
       { user: actor.name, decision: target.action, pkg: target.name, version: target.version },
       '@{user}: @{decision} @{pkg}@@{version}',

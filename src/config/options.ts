@@ -7,6 +7,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { VettedError, errorMessage } from '../errors';
 import { loadPolicy } from '../policy/policy';
+import { webhookSchema } from './webhook-options';
+import type { WebhookOptions } from './webhook-options';
 
 export const optionsSchema = z
   .object({
@@ -28,6 +30,13 @@ export const optionsSchema = z
     adminGroup: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).default('admin'),
     /** Version records kept in memory. */
     cacheMax: z.number().int().min(1).default(20_000),
+    /** Notifications of held, rejected and revoked verdicts and integrity alerts (console). */
+    webhook: webhookSchema.optional(),
+    /** `/-/vetted/metrics`: admins only unless `public: true` (console). */
+    metrics: z
+      .object({ public: z.boolean().default(false) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -41,6 +50,8 @@ export interface VettedOptions {
   maxAttempts: number;
   adminGroups: readonly string[];
   cacheMax: number;
+  webhook?: WebhookOptions;
+  metricsPublic: boolean;
 }
 
 export const DEFAULT_UPSTREAM = 'https://registry.npmjs.org/';
@@ -96,6 +107,8 @@ export function parseOptions(
     maxAttempts: o.maxAttempts,
     adminGroups: Object.freeze(Array.isArray(o.adminGroup) ? o.adminGroup : [o.adminGroup]),
     cacheMax: o.cacheMax,
+    webhook: o.webhook && Object.freeze({ ...o.webhook, events: Object.freeze(o.webhook.events) }),
+    metricsPublic: o.metrics?.public ?? false,
   });
 }
 
