@@ -119,7 +119,9 @@ export default class VettedMiddleware {
       sessions: createSessionKeeper(
         options ? loadSessionSecret(join(options.home, 'keys')) : randomBytes(32),
       ),
-      authenticate: (name, password) => verdaccioLogin(auth.authenticate, name, password),
+      // Verdaccio's Auth methods use `this`
+      authenticate: (name, password) =>
+        verdaccioLogin(auth.authenticate?.bind(auth), name, password),
       metricsPublic: options?.metricsPublic ?? false,
     });
     const consoleListener = getRequestListener(consoleApp.fetch, { overrideGlobalObjects: false });

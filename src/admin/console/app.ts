@@ -69,7 +69,7 @@ const STATUS_OF: Partial<Record<VettedError['code'], 400 | 401 | 403 | 404 | 409
 };
 
 export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
-  const app = new Hono<Env>().basePath(BASE);
+  const app = new Hono<Env>({ strict: false }).basePath(BASE);
   const comparisons = new LRUCache<string, object>({ max: 200, ttl: 10 * 60_000 });
   let sandbox: { at: number; check: Promise<SandboxCheck> } | undefined;
 
@@ -128,7 +128,9 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
     const user = safeWho(c);
     if (isVettedError(err)) {
       if (err.code === 'AUTH_REQUIRED' && c.req.method === 'GET') {
-        return c.redirect(`${BASE}/login?next=${encodeURIComponent(c.req.path)}`, 303);
+        const url = new URL(c.req.url);
+        const next = encodeURIComponent(url.pathname + url.search);
+        return c.redirect(`${BASE}/login?next=${next}`, 303);
       }
       return c.html(
         errorPage(ctxOf(user), STATUS_OF[err.code] ?? 500, err.message),
@@ -420,7 +422,7 @@ function isHttps(c: C): boolean {
 
 /** Only paths of the console itself, so the login form is no open redirect. */
 function safeNext(next: string | undefined): string {
-  return next && next.startsWith(`${BASE}/`) && !next.startsWith('//') && !next.includes('\\')
+  return next && (next === BASE || next.startsWith(`${BASE}/`)) && !next.includes('\\')
     ? next
     : `${BASE}/`;
 }
