@@ -125,13 +125,15 @@ button,.button{font:inherit;padding:.45rem .9rem;border-radius:6px;border:1px so
 background:var(--accent);color:#fff;cursor:pointer;text-decoration:none;display:inline-block}
 button.secondary{background:#fff;color:var(--accent)}button.danger{background:var(--bad);
 border-color:var(--bad)}
-.finding{border-left:4px solid var(--line);padding:.5rem .8rem;margin:.6rem 0;background:#fbfcfd}
-.finding.sev-high,.finding.sev-critical{border-left-color:var(--bad)}
-.finding.sev-medium{border-left-color:var(--warn)}.finding.sev-low,.finding.sev-info{border-left-color:#9fb3d1}
+.finding{border-left:4px solid var(--line);padding:.5rem .8rem;margin:.6rem 0;background:#fbfcfd;
+overflow-x:auto}
+.finding.f-high,.finding.f-critical{border-left-color:var(--bad)}
+.finding.f-medium{border-left-color:var(--warn)}.finding.f-low,.finding.f-info{border-left-color:#9fb3d1}
+.finding p{margin:.4rem 0}
 .finding .head{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
 .layer{display:flex;flex-wrap:wrap;justify-content:space-between;gap:.5rem;align-items:center}
 dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .9rem;margin:.3rem 0}
-dl.kv dt{color:var(--muted);font-size:.85rem}dl.kv dd{margin:0;overflow-wrap:anywhere}
+dl.kv dt{color:var(--muted);font-size:.85rem}dl.kv dd{margin:0;overflow-wrap:anywhere;min-width:0}
 details>summary{cursor:pointer;color:var(--accent);margin:.3rem 0}
 .decide{display:grid;gap:.7rem}.decide .row{display:flex;flex-wrap:wrap;gap:.6rem;align-items:end}
 .reasons li{margin:.2rem 0}.flash{border-left:4px solid var(--ok);background:#eef8f1}
@@ -142,6 +144,7 @@ details>summary{cursor:pointer;color:var(--accent);margin:.3rem 0}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(14rem,1fr));gap:1rem}
 .stat{font-size:1.6rem;font-weight:700}
 @media (max-width:640px){main{padding:.75rem}.top{padding:.5rem .75rem}
+.top nav{order:3;flex-basis:100%}.who{margin-left:auto}td.wrap{min-width:8rem}table.stack td.wrap{min-width:0}
 dl.kv{grid-template-columns:1fr}dl.kv dt{margin-top:.3rem}
 table.stack thead{display:none}table.stack tr{display:block;border-bottom:1px solid var(--line);
 padding:.4rem 0}table.stack td{display:block;border:0;padding:.15rem .2rem}

@@ -131,7 +131,7 @@ function layerCard(layer: LayerResult): Html {
 }
 
 function findingBlock(f: Finding): Html {
-  return html`<div class="finding sev-${f.severity}">
+  return html`<div class="finding f-${f.severity}">
     <div class="head">
       <span class="sev sev-${f.severity}">${f.severity}</span>
       <code>${f.code}</code>
