@@ -9,11 +9,9 @@
  * of the audit log. Depends on the index and the queue's outcome type, nothing else.
  */
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../index/database';
+import { openSublevel } from '../index/database';
+import type { Db, Sublevel } from '../index/database';
 
-type JsonSublevel = ReturnType<typeof jsonSublevel>;
-const jsonSublevel = (db: Db, name: string) =>
-  db.sublevel<string, unknown>(name, { valueEncoding: 'json' });
 import type { VerifiedIndex } from '../index/verified-index';
 import type { JobOutcome } from '../queue/job-queue';
 import type { Decider } from '../types';
@@ -40,13 +38,13 @@ export type ExemptionInput = Omit<Exemption, 'id' | 'createdAt'>;
 export const MAX_EXEMPTION_MS = 90 * 24 * 3600 * 1000;
 
 export class Exemptions {
-  readonly #sub: JsonSublevel;
+  readonly #sub: Sublevel;
   readonly #index: VerifiedIndex;
   /** name -> its exemptions, mirroring the sublevel. */
   readonly #byName = new Map<string, Exemption[]>();
 
   private constructor(db: Db, index: VerifiedIndex) {
-    this.#sub = jsonSublevel(db, 'exemptions');
+    this.#sub = openSublevel(db, 'exemptions');
     this.#index = index;
   }
 

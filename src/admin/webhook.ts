@@ -11,12 +11,9 @@
  * Depends on the index (its audit log) and the database handle; knows nothing of HTTP servers.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import type { Db } from '../index/database';
+import { openSublevel, seqKey } from '../index/database';
+import type { Db, Sublevel } from '../index/database';
 
-type JsonSublevel = ReturnType<typeof jsonSublevel>;
-const jsonSublevel = (db: Db, name: string) =>
-  db.sublevel<string, unknown>(name, { valueEncoding: 'json' });
-import { seqKey } from '../index/database';
 import type { VerifiedIndex } from '../index/verified-index';
 import type { WebhookEvent, WebhookOptions } from '../config/webhook-options';
 import type { Logger } from '../log/logger';
@@ -73,7 +70,7 @@ export function eventOf(entry: AuditEntry): WebhookEvent | undefined {
 }
 
 export class WebhookOutbox {
-  readonly #sub: JsonSublevel;
+  readonly #sub: Sublevel;
   readonly #index: VerifiedIndex;
   readonly #options: Required<Omit<WebhookOutboxOptions, 'secret' | 'publicUrl'>> &
     Pick<WebhookOutboxOptions, 'secret' | 'publicUrl'>;
@@ -86,7 +83,7 @@ export class WebhookOutbox {
   delivered = 0;
 
   private constructor(db: Db, index: VerifiedIndex, options: WebhookOutboxOptions, logger: Logger) {
-    this.#sub = jsonSublevel(db, 'webhook');
+    this.#sub = openSublevel(db, 'webhook');
     this.#index = index;
     this.#logger = logger;
     this.#options = {

@@ -274,6 +274,30 @@ describe('the admin console in a browser', { timeout: 420_000 }, () => {
     await context.close();
   });
 
+  it('lists the exemption through the JSON API; a non-admin gets JSON errors', async () => {
+    const listed = await vetted.api('/exemptions', { token: adminToken });
+    assert.equal(listed.status, 200);
+    const mine = listed.body.exemptions.find(
+      (e: { name: string; version?: string }) => e.name === NAME && e.version === HELD,
+    );
+    assert.equal(mine?.scope, 'version');
+    assert.equal(mine?.actor, 'admin');
+    assert.equal(mine?.reason, REASON);
+    const bob = await vetted.userToken('bob');
+    const refused = await vetted.api('/approve-lockfile', {
+      token: bob,
+      body: { reason: 'bob tries', lockfile: { lockfileVersion: 3, packages: {} } },
+    });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.code, 'FORBIDDEN');
+    const bad = await vetted.api('/approve-lockfile', {
+      token: adminToken,
+      body: { reason: 'r', lockfile: '{}' },
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(typeof bad.body.error, 'string');
+  });
+
   it('installs the approved version with npm', async () => {
     const project = mkdtempSync(path.join(work, 'project-'));
     writeFileSync(path.join(project, 'package.json'), '{"name":"p","version":"1.0.0"}');
