@@ -85,6 +85,11 @@ describe('the admin console in a browser', { timeout: 420_000 }, () => {
   let adminToken: string;
 
   before(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`,
+      );
+    }
     work = mkdtempSync(path.join(tmpdir(), 'vetted-console-'));
     mkdirSync(SHOTS, { recursive: true });
     upstream = await startVerdaccio({ dir: path.join(work, 'upstream') });

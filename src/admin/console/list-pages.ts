@@ -68,7 +68,12 @@ export function versionsPage(
 }
 
 function versionRow(r: VersionRecord): Html {
-  const codes = [...new Set(r.layers.flatMap((l) => l.findings.map((f) => f.code)))];
+  // info findings (coverage notes, expected compilers) say nothing about why it is held
+  const codes = [
+    ...new Set(
+      r.layers.flatMap((l) => l.findings.filter((f) => f.severity !== 'info').map((f) => f.code)),
+    ),
+  ];
   return html`<tr>
     <td class="wrap" data-label="Version">
       <a href="${versionHref(r.name, r.version)}">${r.name}@${r.version}</a>
