@@ -332,6 +332,22 @@ describe('the admin console in a browser', { timeout: 420_000 }, () => {
     await context.close();
   });
 
+  it('shows the queue, health (workers, sandbox probe, index) and exemptions pages', async () => {
+    const context = await login('admin', adminPassword);
+    const page = await context.newPage();
+    await page.goto(`${vetted.url}/-/vetted/queue`);
+    assert.match((await page.textContent('main')) ?? '', /The queue is empty/);
+    await page.goto(`${vetted.url}/-/vetted/health`);
+    const health = (await page.textContent('main')) ?? '';
+    assert.match(health, /0 \/ 2/);
+    assert.match((await page.textContent('#sandbox')) ?? '', /pass\s+a probe ran and was traced/);
+    assert.match(health, /\d+ delivered since start/);
+    await shot(page, 'health-1280.png');
+    await page.goto(`${vetted.url}/-/vetted/exemptions`);
+    assert.match((await page.textContent('main')) ?? '', new RegExp(`${NAME}@${HELD}`));
+    await context.close();
+  });
+
   it('delivers one signed webhook per held verdict, retried after a failure', async () => {
     await waitUntil('a second webhook attempt', () => receiver.requests.length >= 2);
     await new Promise((r) => setTimeout(r, 1500)); // nothing more should come
