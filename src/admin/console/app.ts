@@ -22,10 +22,10 @@ import {
   loginPage,
 } from './other-pages';
 import { versionPage } from './version-page';
+import { decideFromForm } from './decide-form';
+import { isAdmin, isHttps, refuseCrossSite, safeNext, stringField, versionPath } from './request';
 import { loadComparison } from './comparison';
-import { applyDecision, DECISIONS } from '../decisions';
-import type { Decision } from '../decisions';
-import { approveLockfile, approveWithScope, expiryFrom } from '../scoped-approval';
+import { approveLockfile } from '../scoped-approval';
 import { SESSION_COOKIE, SESSION_TTL_MS } from '../session';
 import type { SessionKeeper, SessionUser } from '../session';
 import type { AdminBindings } from '../app';
@@ -259,33 +259,8 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
     const { actor } = decider(c, form);
     const { name, version, action } = versionPath(c.req.path);
     if (action !== 'decide') throw new VettedError('NOT_FOUND', 'POST …/decide');
-    const decision = stringField(form, 'decision') as Decision | undefined;
-    if (!decision || !(DECISIONS as readonly string[]).includes(decision)) {
-      throw new VettedError('SPEC_INVALID', `decision must be one of ${DECISIONS.join(', ')}`);
-    }
-    const reason = (stringField(form, 'reason') ?? '').trim();
-    if (reason.length < 3 || reason.length > 2000) {
-      throw new VettedError('SPEC_INVALID', 'a reason of 3 to 2000 characters is required');
-    }
     const vetted = engine();
-    let done: string = decision;
-    if (decision === 'approve') {
-      const scope = stringField(form, 'scope') === 'package' ? 'package' : 'version';
-      const hours = Number(stringField(form, 'hours') ?? 168);
-      expiryFrom(hours); // refuses a bad duration before anything changes
-      const current = await vetted.index.get(name, version);
-      if (current?.status !== 'approved' && current?.status !== 'verified') {
-        await applyDecision(vetted, 'approve', name, version, actor, reason);
-      }
-      const scoped = await approveWithScope(vetted, { scope, name, version, hours }, actor, reason);
-      const others = scoped.versions.filter((v) => v.result === 'approved').length;
-      done =
-        scope === 'package'
-          ? `approved; ${name} exempted until ${scoped.exemptions[0]?.until} (${others} more approved)`
-          : `approved; exempted until ${scoped.exemptions[0]?.until}`;
-    } else {
-      await applyDecision(vetted, decision, name, version, actor, reason);
-    }
+    const { decision, done } = await decideFromForm(vetted, name, version, form, actor);
     vetted.webhook?.kick();
     deps.logger.warn(
       { user: actor.name, decision, pkg: name, version },
@@ -391,61 +366,4 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
 
   app.all('*', (c) => c.html(errorPage(ctxOf(safeWho(c)), 404, `no page ${c.req.path}`), 404));
   return app;
-}
-
-function isAdmin(user: SessionUser, adminGroups: readonly string[]): boolean {
-  const groups = new Set([user.name, ...user.groups]);
-  return adminGroups.some((g) => groups.has(g));
-}
-
-/** Refuses a state change a browser says came from another site. */
-function refuseCrossSite(c: C): void {
-  const site = c.req.header('sec-fetch-site');
-  if (site && site !== 'same-origin' && site !== 'none') {
-    throw new VettedError('FORBIDDEN', 'cross-site request refused');
-  }
-  const origin = c.req.header('origin');
-  if (!origin) return;
-  let host: string;
-  try {
-    host = new URL(origin).host;
-  } catch {
-    throw new VettedError('FORBIDDEN', 'cross-site request refused');
-  }
-  const own = c.req.header('x-forwarded-host') ?? c.req.header('host');
-  if (host !== own) throw new VettedError('FORBIDDEN', 'cross-site request refused');
-}
-
-function isHttps(c: C): boolean {
-  return c.req.header('x-forwarded-proto') === 'https' || new URL(c.req.url).protocol === 'https:';
-}
-
-/** Only paths of the console itself, so the login form is no open redirect. */
-function safeNext(next: string | undefined): string {
-  return next && (next === BASE || next.startsWith(`${BASE}/`)) && !next.includes('\\')
-    ? next
-    : `${BASE}/`;
-}
-
-function stringField(form: Record<string, unknown>, key: string): string | undefined {
-  const value = form[key];
-  return typeof value === 'string' ? value : undefined;
-}
-
-/** `…/versions/<name>/<version>[/<action>]`, the name URL-encoded or with its scope slash. */
-function versionPath(path: string): { name: string; version: string; action?: string } {
-  const rest = path.slice(path.indexOf('/versions/') + '/versions/'.length);
-  let parts: string[];
-  try {
-    parts = rest.split('/').map((p) => decodeURIComponent(p));
-  } catch {
-    throw new VettedError('SPEC_INVALID', 'the path is not valid percent-encoding');
-  }
-  if (parts[0]?.startsWith('@') && !parts[0].includes('/'))
-    parts = [`${parts[0]}/${parts[1] ?? ''}`, ...parts.slice(2)];
-  const [name, version, action, ...extra] = parts;
-  if (!name || !version || extra.length > 0) {
-    throw new VettedError('NOT_FOUND', 'expected /-/vetted/versions/<name>/<version>');
-  }
-  return { name, version, action };
 }
