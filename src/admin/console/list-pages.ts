@@ -87,7 +87,7 @@ function versionRow(r: VersionRecord): Html {
 
 export function queuePage(
   ctx: PageContext,
-  jobs: Array<Job & { running: boolean }>,
+  jobs: Array<Job & { running: boolean; startedAt?: string }>,
   limits: { workers: number; jobTimeoutMs: number; maxAttempts: number },
 ): Html {
   const running = jobs.filter((j) => j.running).length;
@@ -117,7 +117,7 @@ export function queuePage(
                 </thead>
                 <tbody>
                   ${jobs.map((j) => {
-                    const elapsed = now - Date.parse(j.enqueuedAt);
+                    const elapsed = now - Date.parse(j.startedAt ?? j.enqueuedAt);
                     const share = Math.min(1, elapsed / limits.jobTimeoutMs);
                     return html`<tr>
                       <td class="wrap" data-label="Version">${j.name}@${j.version}</td>
