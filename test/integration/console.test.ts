@@ -345,6 +345,17 @@ describe('the admin console in a browser', { timeout: 420_000 }, () => {
     await shot(page, 'health-1280.png');
     await page.goto(`${vetted.url}/-/vetted/exemptions`);
     assert.match((await page.textContent('main')) ?? '', new RegExp(`${NAME}@${HELD}`));
+    // a lockfile pasted into the form: its one unverified node is exempted
+    const lock = {
+      lockfileVersion: 3,
+      packages: { 'node_modules/vt-later': { version: '2.0.0' } },
+    };
+    await page.fill('textarea[name=lockfileText]', JSON.stringify(lock));
+    await page.fill('input[name=reason]', 'tree of release 7 reviewed');
+    await Promise.all([page.waitForURL(/approve-lockfile$/), page.click('text=Approve tree')]);
+    const result = (await page.textContent('main')) ?? '';
+    assert.match(result, /0 held versions approved; 1 versions exempted/);
+    assert.match(result, /vt-later@2\.0\.0\s+unknown\s+exempted/);
     await context.close();
   });
 
