@@ -88,7 +88,15 @@ export interface SignedRecord {
   sig: string;
 }
 
-export type AuditAction = 'verdict' | 'approve' | 'deny' | 'revoke' | 'reverify' | 'alert';
+export type AuditAction =
+  | 'verdict'
+  | 'approve'
+  | 'deny'
+  | 'revoke'
+  | 'reverify'
+  | 'alert'
+  /** An admin exempted a version or a package from holds for a time (src/admin/exemptions.ts). */
+  | 'exempt';
 
 export interface AuditEntry {
   seq: number;

@@ -41,6 +41,10 @@ import type { VersionRecord } from './types';
 import { isAdmitted } from './types';
 import type { PreviousVersion } from './verify/layer';
 import { errorMessage } from './errors';
+import { Exemptions } from './admin/exemptions';
+import { WebhookOutbox } from './admin/webhook';
+import { createMetrics } from './admin/metrics';
+import type { VettedMetrics } from './admin/metrics';
 
 export interface Vetted {
   options: VettedOptions;
@@ -56,6 +60,11 @@ export interface Vetted {
   /** Known advisories (OSV), when configured. */
   advisories?: AdvisoryDb;
   startedAt: Date;
+  /** Admins' standing approvals; consulted at verdict time (src/admin/exemptions.ts). */
+  exemptions: Exemptions;
+  /** Present when `webhook` is configured. */
+  webhook?: WebhookOutbox;
+  metrics: VettedMetrics;
   close(): Promise<void>;
 }
 
@@ -153,16 +162,30 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
       behaviour,
     ],
   });
-  const queue = await JobQueue.open(subs, index, engine.process, engine.giveUp, {
-    workers: options.workers,
-    jobTimeoutMs: options.jobTimeoutMs,
-    maxAttempts: options.maxAttempts,
-  });
+  const exemptions = await Exemptions.open(subs.db, index);
+  const queue = await JobQueue.open(
+    subs,
+    index,
+    async (job, signal) => exemptions.apply(await engine.process(job, signal)),
+    (job, err) => exemptions.apply(engine.giveUp(job, err)),
+    {
+      workers: options.workers,
+      jobTimeoutMs: options.jobTimeoutMs,
+      maxAttempts: options.maxAttempts,
+    },
+  );
   queue.on('error', (err: unknown) =>
     logger.error({ err: String(err) }, 'verification queue could not store a decision: @{err}'),
   );
   queue.on('settled', (record: VersionRecord) => logVerdict(logger, record));
+  const metrics = createMetrics({ index, queue, store });
+  queue.on('settled', (record: VersionRecord) => metrics.recordVerdict(record));
+  const webhook = options.webhook
+    ? await WebhookOutbox.open(subs.db, index, options.webhook, logger)
+    : undefined;
+  queue.on('settled', () => webhook?.kick());
   queue.start();
+  webhook?.start();
 
   const vetted: Vetted = {
     options,
@@ -175,8 +198,12 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     versionExists: withLocalVersions(createVersionCheck(upstream), local),
     ...(advisories ? { advisories } : {}),
     startedAt: new Date(),
+    exemptions,
+    webhook,
+    metrics,
     async close() {
       await queue.stop();
+      await webhook?.stop();
       await subs.db.close();
     },
   };

@@ -4,7 +4,7 @@
  * gate and the admin API under `/-/vetted/`. Plugin middlewares run after Verdaccio has read the
  * request's token, so `req.remote_user` is set, and before its tarball route.
  */
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { parseOptions } from '../../src/config/options';
@@ -15,6 +15,10 @@ import type { Vetted } from '../../src/vetted';
 import { createGate, sendJson } from '../../src/gate/gate';
 import { createAdminApp } from '../../src/admin/app';
 import { watchPublish } from '../../src/registry/publish-watch';
+import { createConsoleApp } from '../../src/admin/console/app';
+import { createSessionKeeper, loadSessionSecret } from '../../src/admin/session';
+import type { SessionUser } from '../../src/admin/session';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../src/log/logger';
 import { childLogger } from '../../src/log/logger';
 import { errorMessage } from '../../src/errors';
@@ -36,7 +40,8 @@ type Handler = (
 ) => void;
 type ExpressLike = { use(fn: Handler): void; _router?: { stack: unknown[] } };
 
-const MAX_ADMIN_BODY = 1024 * 1024;
+// console uploads of a package-lock.json can be a few MB
+const MAX_ADMIN_BODY = 16 * 1024 * 1024;
 
 type AllowAccess = (
   pkg: { packageName: string; packageVersion?: string },
@@ -73,7 +78,10 @@ export default class VettedMiddleware {
     this.#publicReads = accessList.includes('$all') || accessList.includes('$anonymous');
   }
 
-  register_middlewares(app: ExpressLike, auth: { allow_access: AllowAccess }): void {
+  register_middlewares(
+    app: ExpressLike,
+    auth: { allow_access: AllowAccess; authenticate?: Authenticate },
+  ): void {
     markMounted();
     const logger = this.#logger;
     const options = this.#options;
@@ -105,6 +113,19 @@ export default class VettedMiddleware {
       publicReads: this.#publicReads,
     });
     const listener = getRequestListener(admin.fetch, { overrideGlobalObjects: false });
+    const consoleApp = createConsoleApp({
+      vetted: () => this.#vetted,
+      logger,
+      adminGroups: options?.adminGroups ?? [],
+      sessions: createSessionKeeper(
+        options ? loadSessionSecret(join(options.home, 'keys')) : randomBytes(32),
+      ),
+      // Verdaccio's Auth methods use `this`
+      authenticate: (name, password) =>
+        verdaccioLogin(auth.authenticate?.bind(auth), name, password),
+      metricsPublic: options?.metricsPublic ?? false,
+    });
+    const consoleListener = getRequestListener(consoleApp.fetch, { overrideGlobalObjects: false });
 
     // Verdaccio's request logger, first in its chain, reads request bodies as they arrive; the
     // admin API's bodies must be kept before it runs, so this one handler goes to the front.
@@ -112,14 +133,19 @@ export default class VettedMiddleware {
     app._router?.stack.unshift(app._router.stack.pop());
 
     app.use((req, res, next) => {
-      if (req.url?.startsWith('/-/vetted/')) {
+      if (req.url?.startsWith('/-/vetted/api/')) {
         void listener(req, res);
+        return;
+      }
+      if (req.url === '/-/vetted' || req.url?.startsWith('/-/vetted/')) {
+        void consoleListener(req, res);
         return;
       }
       const local = this.#vetted?.local;
       if (local && req.method === 'PUT') return watchPublish(req, res, next, local, logger);
       const claimed = gate.claims(req);
       if (!claimed) return next();
+      res.on('finish', () => this.#vetted?.metrics.recordGate(gateResult(res.statusCode)));
       gate.handle(req, res, claimed).catch((err: unknown) => {
         logger.error({ err: errorMessage(err) }, 'tarball gate error: @{err}');
         if (!res.headersSent) sendJson(res, 503, { error: 'vetted could not decide; try again' });
@@ -153,6 +179,41 @@ export default class VettedMiddleware {
       },
     );
   }
+}
+
+type Authenticate = (
+  name: string,
+  password: string,
+  callback: (
+    err: unknown,
+    user?: { name?: string; groups?: string[]; real_groups?: string[] } | false,
+  ) => void,
+) => void;
+
+/** Checks a console login with Verdaccio's own auth plugins (htpasswd or whatever is set up). */
+function verdaccioLogin(
+  authenticate: Authenticate | undefined,
+  name: string,
+  password: string,
+): Promise<SessionUser | undefined> {
+  if (!authenticate) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    try {
+      authenticate(name, password, (err, user) => {
+        if (err || !user || !user.name) return resolve(undefined);
+        resolve({ name: user.name, groups: [...(user.groups ?? []), ...(user.real_groups ?? [])] });
+      });
+    } catch {
+      resolve(undefined);
+    }
+  });
+}
+
+function gateResult(status: number): 'served' | 'refused' | 'unavailable' | 'other' {
+  if (status === 200 || status === 304) return 'served';
+  if (status === 403) return 'refused';
+  if (status === 503) return 'unavailable';
+  return 'other';
 }
 
 /** Buffers the body of admin API writes into `req.rawBody` (read by @hono/node-server). */

@@ -10,7 +10,9 @@ import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { applyDecision, DECISIONS } from './decisions';
 import { registerTreeRoutes } from './tree-routes';
-import type { Decision } from './decisions';
+import type { Decision, DecisionResult } from './decisions';
+import { approveLockfile, approveWithScope } from './scoped-approval';
+import type { Exemption } from './exemptions';
 import type { Vetted } from '../vetted';
 import { parseSpec, resolveSpec } from '../registry/resolve-spec';
 import { STATUSES } from '../types';
@@ -53,6 +55,16 @@ const HTTP_STATUS: Partial<Record<VettedError['code'], 400 | 401 | 403 | 404 | 4
 
 const decisionBody = z.object({
   reason: z.string().trim().min(3, 'a reason of at least 3 characters is required').max(2000),
+});
+/** Approve with a scope: an exemption with an expiry (src/admin/scoped-approval.ts). */
+const scopeFields = {
+  scope: z.enum(['version', 'package']).optional(),
+  hours: z.number().positive().max(2160).default(168),
+};
+const lockfileBody = z.object({
+  reason: decisionBody.shape.reason,
+  hours: scopeFields.hours,
+  lockfile: z.union([z.string().min(2), z.record(z.string(), z.unknown())]),
 });
 const verifyBody = z.object({ specs: z.array(z.string().min(1).max(300)).min(1).max(1000) });
 
@@ -251,8 +263,8 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
     const actor = requireAdmin(c);
     const target = versionPath(c.req.path);
     if (!target.action) throw new VettedError('NOT_FOUND', `POST to …/${DECISIONS.join('|')}`);
-    const body = decisionBody.parse(await readJson(c));
-    const result = await applyDecision(
+    const body = decisionBody.extend(scopeFields).parse(await readJson(c));
+    const result: DecisionResult & { exemptions?: Exemption[] } = await applyDecision(
       engine(),
       target.action,
       target.name,
@@ -260,9 +272,36 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
       actor,
       body.reason,
     );
+    if (target.action === 'approve' && body.scope) {
+      const scoped = await approveWithScope(
+        engine(),
+        { scope: body.scope, name: target.name, version: target.version, hours: body.hours },
+        actor,
+        body.reason,
+      );
+      result.exemptions = scoped.exemptions;
+    }
+    engine().webhook?.kick();
     deps.logger.warn(
       { user: actor.name, decision: target.action, pkg: target.name, version: target.version },
       '@{user}: @{decision} @{pkg}@@{version}',
+    );
+    return c.json(result);
+  });
+
+  app.get('/exemptions', (c) => {
+    requireReader(c);
+    return c.json({ exemptions: engine().exemptions.active() });
+  });
+
+  app.post('/approve-lockfile', async (c) => {
+    const actor = requireAdmin(c);
+    const body = lockfileBody.parse(await readJson(c));
+    const text = typeof body.lockfile === 'string' ? body.lockfile : JSON.stringify(body.lockfile);
+    const result = await approveLockfile(engine(), text, body.hours, actor, body.reason);
+    deps.logger.warn(
+      { user: actor.name, count: result.exemptions.length },
+      '@{user}: approved a lockfile tree of @{count} versions',
     );
     return c.json(result);
   });

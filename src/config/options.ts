@@ -12,6 +12,8 @@ import { identitySchema, toIdentityOptions } from './identity-options';
 import type { IdentityOptions } from './identity-options';
 import { sourcesSchema, toSourcesOptions } from './sources';
 import type { SourcesOptions } from './sources';
+import { webhookSchema } from './webhook-options';
+import type { WebhookOptions } from './webhook-options';
 
 export const optionsSchema = z
   .object({
@@ -39,6 +41,13 @@ export const optionsSchema = z
     identity: identitySchema,
     /** The source integrity layer: git mirrors, signing keys, time limits (./sources.ts). */
     sources: sourcesSchema,
+    /** Notifications of held, rejected and revoked verdicts and integrity alerts (console). */
+    webhook: webhookSchema.optional(),
+    /** `/-/vetted/metrics`: admins only unless `public: true` (console). */
+    metrics: z
+      .object({ public: z.boolean().default(false) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -58,6 +67,8 @@ export interface VettedOptions {
   /** Verdaccio's storage directory, where packages published to vetted itself are kept. */
   storage?: string;
   sources: SourcesOptions;
+  webhook?: WebhookOptions;
+  metricsPublic: boolean;
 }
 
 export const DEFAULT_UPSTREAM = 'https://registry.npmjs.org/';
@@ -128,6 +139,8 @@ export function parseOptions(
     identity: toIdentityOptions(o.identity, context.configDir),
     ...(storage ? { storage } : {}),
     sources: toSourcesOptions(o.sources, context.configDir),
+    webhook: o.webhook && Object.freeze({ ...o.webhook, events: Object.freeze(o.webhook.events) }),
+    metricsPublic: o.metrics?.public ?? false,
   });
 }
 

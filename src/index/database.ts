@@ -34,6 +34,11 @@ function makeSublevel(db: Db, name: string) {
   return db.sublevel<string, unknown>(name, { valueEncoding: 'json' });
 }
 
+/** A JSON sublevel for a part that keeps its own records (exemptions, the webhook outbox). */
+export function openSublevel(db: Db, name: string): Sublevel {
+  return makeSublevel(db, name);
+}
+
 /** Opens the database, mapping LevelDB's lock to a message that says what to do. */
 export async function openDatabase(
   dir: string,

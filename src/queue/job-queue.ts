@@ -51,6 +51,8 @@ export class JobQueue extends EventEmitter {
   /** name@version -> job, mirroring the jobs sublevel. */
   readonly #jobs = new Map<string, Job>();
   readonly #running = new Map<string, AbortController>();
+  /** name@version -> when its current attempt started (epoch ms), for progress displays. */
+  readonly #startedAt = new Map<string, number>();
   #counter = 0;
   #stopped = true;
   #timer: NodeJS.Timeout | undefined;
@@ -116,10 +118,18 @@ export class JobQueue extends EventEmitter {
     return { queued: this.#jobs.size - this.#running.size, running: this.#running.size, byTrigger };
   }
 
-  list(): Array<Job & { running: boolean }> {
+  list(): Array<Job & { running: boolean; startedAt?: string }> {
     return [...this.#jobs.values()]
       .sort((a, b) => a.key.localeCompare(b.key))
-      .map((job) => ({ ...job, running: this.#running.has(versionKey(job.name, job.version)) }));
+      .map((job) => {
+        const id = versionKey(job.name, job.version);
+        const started = this.#startedAt.get(id);
+        return {
+          ...job,
+          running: this.#running.has(id),
+          ...(started === undefined ? {} : { startedAt: new Date(started).toISOString() }),
+        };
+      });
   }
 
   /**
@@ -203,6 +213,7 @@ export class JobQueue extends EventEmitter {
     const id = versionKey(job.name, job.version);
     const controller = new AbortController();
     this.#running.set(id, controller);
+    this.#startedAt.set(id, Date.now());
     const timer = setTimeout(
       () => controller.abort(new Error(`timed out after ${this.#options.jobTimeoutMs} ms`)),
       this.#options.jobTimeoutMs,
@@ -236,6 +247,7 @@ export class JobQueue extends EventEmitter {
     } finally {
       clearTimeout(timer);
       this.#running.delete(id);
+      this.#startedAt.delete(id);
       this.emit(`done:${id}`);
       this.#pump();
     }

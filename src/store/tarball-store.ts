@@ -34,6 +34,8 @@ export interface TarballStore {
    */
   open(integrity: string, key: string): Promise<OpenedTarball | undefined>;
   has(integrity: string): Promise<boolean>;
+  /** Reads answered from the in-memory body cache (hits) or from disk (misses), since start. */
+  cacheStats(): { hits: number; misses: number };
 }
 
 export type OpenedTarball =
@@ -58,6 +60,7 @@ export function createTarballStore(dir: string): TarballStore {
     maxSize: BODY_CACHE_BYTES,
     sizeCalculation: (entry) => entry.body.length,
   });
+  const stats = { hits: 0, misses: 0 };
 
   return {
     async put(key, data) {
@@ -65,6 +68,8 @@ export function createTarballStore(dir: string): TarballStore {
       await cacache.put(dir, key, data, { integrity, algorithms: ['sha512'] });
       return { integrity, size: data.length };
     },
+
+    cacheStats: () => ({ ...stats }),
 
     async has(integrity) {
       return (await cacache.get.hasContent(dir, integrity)) !== false;
@@ -85,9 +90,11 @@ export function createTarballStore(dir: string): TarballStore {
       }
       const hot = bodies.get(integrity);
       if (hot && hot.mtimeMs === onDisk.mtimeMs && hot.body.length === onDisk.size) {
+        stats.hits++;
         return { body: hot.body, size: hot.body.length };
       }
       bodies.delete(integrity);
+      stats.misses++;
       if (onDisk.size !== where.size) {
         paths.delete(integrity);
         throw new VettedError('STORE_CORRUPT', `stored tarball for ${key} has the wrong size`, {

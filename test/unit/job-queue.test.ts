@@ -50,6 +50,30 @@ const verdict = (job: Job): JobOutcome => ({
 });
 
 describe('JobQueue', () => {
+  it('lists when a running job started, for the console progress', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vetted-queue-'));
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { subs, queue } = await openAll(dir, async (job) => {
+      await gate;
+      return verdict(job);
+    });
+    queue.start();
+    const before = Date.now();
+    await queue.enqueue('p', '1.0.0', 'install');
+    await queue.enqueue('p', '2.0.0', 'install');
+    const [running, waiting] = queue.list();
+    assert.equal(running?.running, true);
+    assert.ok(Date.parse(running?.startedAt ?? '') >= before - 5);
+    assert.equal(waiting?.running, false);
+    assert.equal(waiting?.startedAt, undefined);
+    release();
+    await queue.waitFor('p', '2.0.0', 2000);
+    await queue.stop();
+    await subs.db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('keeps queued jobs across a restart and completes them', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vetted-queue-'));
     const first = await openAll(dir, async () => verdict({} as Job));
