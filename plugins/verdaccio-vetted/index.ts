@@ -17,6 +17,8 @@ import { createAdminApp } from '../../src/admin/app';
 import type { Logger } from '../../src/log/logger';
 import { childLogger } from '../../src/log/logger';
 import { errorMessage } from '../../src/errors';
+import { createMetadataFinisher } from '../../src/metadata/finish';
+import { forwardToUpstream, isPassthrough } from '../../src/registry/passthrough';
 
 interface VerdaccioConfig {
   self_path?: string;
@@ -104,6 +106,7 @@ export default class VettedMiddleware {
       publicReads: this.#publicReads,
     });
     const listener = getRequestListener(admin.fetch, { overrideGlobalObjects: false });
+    const metadata = createMetadataFinisher(logger);
 
     // Verdaccio's request logger, first in its chain, reads request bodies as they arrive; the
     // admin API's bodies must be kept before it runs, so this one handler goes to the front.
@@ -115,13 +118,28 @@ export default class VettedMiddleware {
         void listener(req, res);
         return;
       }
+      if (isPassthrough(req)) return this.#forward(req, res);
       const claimed = gate.claims(req);
-      if (!claimed) return next();
+      if (!claimed) {
+        const route = metadata.claims(req);
+        return route ? metadata.handle(req, res, next, route) : next();
+      }
       gate.handle(req, res, claimed).catch((err: unknown) => {
         logger.error({ err: errorMessage(err) }, 'tarball gate error: @{err}');
         if (!res.headersSent) sendJson(res, 503, { error: 'vetted could not decide; try again' });
         else res.destroy();
       });
+    });
+  }
+
+  /** `npm audit`, keys and attestations go to the upstream as they are. */
+  #forward(req: IncomingMessage & { rawBody?: Buffer }, res: ServerResponse): void {
+    const vetted = this.#vetted;
+    if (!vetted) return sendJson(res, 503, { error: `vetted is not ready: ${this.#failure}` });
+    forwardToUpstream(req, res, vetted.options.upstream).catch((err: unknown) => {
+      this.#logger.warn({ err: errorMessage(err) }, 'forwarding to the upstream failed: @{err}');
+      if (!res.headersSent) sendJson(res, 404, { error: 'the upstream registry did not answer' });
+      else res.destroy();
     });
   }
 
@@ -152,14 +170,17 @@ export default class VettedMiddleware {
   }
 }
 
-/** Buffers the body of admin API writes into `req.rawBody` (read by @hono/node-server). */
+/**
+ * Buffers the body of admin API writes into `req.rawBody` (read by @hono/node-server), and of
+ * the audit requests forwarded to the upstream.
+ */
 function keepAdminBody(
   req: IncomingMessage & { rawBody?: Buffer },
   res: ServerResponse,
   next: Next,
 ): void {
-  if (req.method === 'GET' || req.method === 'HEAD' || !req.url?.startsWith('/-/vetted/'))
-    return next();
+  if (req.method === 'GET' || req.method === 'HEAD') return next();
+  if (!req.url?.startsWith('/-/vetted/') && !isPassthrough(req)) return next();
   const chunks: Buffer[] = [];
   let size = 0;
   req.on('data', (chunk: Buffer) => {
