@@ -55,6 +55,14 @@ export async function forwardToUpstream(
       error: `the upstream registry failed this request (HTTP ${answer.status})`,
     });
   }
+  const type = answer.headers.get('content-type') ?? '';
+  if (answer.status >= 400 && !type.includes('json')) {
+    // Verdaccio upstreams without an audit plugin answer an HTML page
+    await answer.body?.cancel();
+    return sendJson(res, answer.status, {
+      error: `the upstream registry does not support this request (HTTP ${answer.status})`,
+    });
+  }
   const body = Buffer.from(await answer.arrayBuffer());
   res.statusCode = answer.status;
   res.setHeader('Content-Type', answer.headers.get('content-type') ?? 'application/json');
