@@ -47,7 +47,9 @@ export function refuse(
       : (reasons[0] ?? status);
   const line = `${name}@${version} ${status}: ${first}`;
   res.setHeader('npm-notice', headerSafe(line));
-  res.statusMessage = `Forbidden - ${headerSafe(line, 200)}`;
+  // npm prints the body itself; the others get the reason where they print anything at all
+  if (!req.headers['user-agent']?.startsWith('npm/'))
+    res.statusMessage = `Forbidden - ${headerSafe(line, 200)}`;
   logger?.warn(
     { pkg: name, version, verdict: status, reason: first, report },
     'refused @{pkg}@@{version} (@{verdict}): @{reason}; report: @{report}',
