@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Status, VersionRecord } from '../types';
 import type { Logger } from '../log/logger';
 
-const STATUS_WORDS: Record<Status, string> = {
+export const STATUS_WORDS: Record<Status, string> = {
   pending: 'is being verified',
   verified: 'is verified',
   approved: 'is approved',

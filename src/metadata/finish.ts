@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import semver from 'semver';
 import type { Logger } from '../log/logger';
-import { baseUrl, reportUrl, sendJson } from '../gate/respond';
+import { baseUrl, reportUrl, sendJson, STATUS_WORDS } from '../gate/respond';
 import { errorMessage } from '../errors';
 import { abbreviate, ABBREVIATED_TYPE } from './abbreviate';
 import { metadataContext } from './context';
@@ -171,7 +171,8 @@ function completeDocument(req: IncomingMessage, doc: Packument, steered: SteerRe
     retarget(r.manifest, version);
     versions[version] = r.manifest;
   }
-  const message = restrictionMessage(name, steered.restricted, (v) => reportUrl(req, name, v));
+  const report = (v: string) => reportUrl(req, name, v);
+  const message = restrictionMessage(name, steered.restricted, report, STATUS_WORDS);
   doc.policyRestrictions = { message, versions };
 }
 

@@ -132,14 +132,15 @@ function replacementFor(
   );
 }
 
-/** npm's `policyRestrictions.message`: one line per withheld version. */
+/** npm's `policyRestrictions.message`: one line per withheld version, worded as the 403s. */
 export function restrictionMessage(
   name: string,
   restricted: Record<string, Restriction>,
   reportUrl: (version: string) => string,
+  statusWords: Record<Status, string>,
 ): string {
   return Object.entries(restricted)
     .sort(([a], [b]) => (semver.valid(a) && semver.valid(b) ? semver.compare(a, b) : 0))
-    .map(([v, r]) => `${name}@${v} ${r.status}: ${r.reason} (report: ${reportUrl(v)})`)
+    .map(([v, r]) => `${name}@${v} ${statusWords[r.status]}: ${r.reason}. Report: ${reportUrl(v)}`)
     .join('\n');
 }
