@@ -3,7 +3,8 @@
  * Versions that are held, rejected, denied or revoked leave `versions` and are listed with their
  * reason under npm's `policyRestrictions` (npm RFC 0015); every dist-tag that pointed at one
  * moves to the newest admitted version of the same major line, `latest` always kept; `time`
- * keeps only the versions served. Versions vetted has not decided on (unknown, pending) stay.
+ * keeps only the versions served. Versions vetted has not decided on (unknown, pending) stay;
+ * the one `latest` points at is reported, to be verified before clients ask for it.
  * Pure: the caller supplies the verdicts. No Verdaccio types here.
  */
 import semver from 'semver';
@@ -44,7 +45,7 @@ export interface SteerResult {
   restricted: Record<string, Restriction>;
   /** dist-tags that now point elsewhere: tag -> [from, to]; `to` undefined when dropped. */
   retargeted: Record<string, [string, string | undefined]>;
-  /** Undecided versions that a dist-tag points at (to verify in the background). */
+  /** The undecided version `latest` points at (to verify in the background). */
   unknownTargets: string[];
   /** A digest input of every verdict that shaped this view. */
   verdictKey: string;
@@ -86,12 +87,14 @@ export function steerPackument(
   const unknownTargets = new Set<string>();
   for (const [tag, target] of Object.entries(tags)) {
     if (Object.hasOwn(versions, target)) {
-      if (!verdictOf(target)) unknownTargets.add(target);
+      // only `latest`: some packages carry dozens of tags, and each job runs the sandbox
+      if (tag === 'latest' && !verdictOf(target)) unknownTargets.add(target);
       continue;
     }
     const replacement = replacementFor(target, admitted, Object.keys(versions), tag === 'latest');
     if (replacement) tags[tag] = replacement;
     else delete tags[tag];
+    if (replacement && tag === 'latest' && !verdictOf(replacement)) unknownTargets.add(replacement);
     retargeted[tag] = [target, replacement];
   }
   if (Object.keys(versions).length > 0) doc['dist-tags'] = tags;

@@ -1,7 +1,7 @@
 /**
  * Steering against the verified index: looks up the verdict of every version in a packument,
- * applies `steerPackument`, and queues (background priority) the undecided versions a dist-tag
- * points at, so the versions clients will ask for first are verified before they ask.
+ * applies `steerPackument`, and queues (background priority) the undecided version `latest`
+ * points at, so the version clients ask for by default is verified before they ask.
  * Runs inside Verdaccio's `filter_metadata` and shares the engine through src/vetted.ts.
  */
 import type { Vetted } from '../vetted';

@@ -49,11 +49,12 @@ describe('steerPackument', () => {
   });
 
   describe('when nothing is admitted yet', () => {
-    it('keeps latest on the newest undecided version and queues tag targets', () => {
-      const d = doc(['1.0.0', '1.1.0', '1.2.0'], { latest: '1.2.0', next: '1.1.0' });
+    it('keeps latest on the newest undecided version and queues it, not other tags', () => {
+      const d = doc(['1.0.0', '1.1.0', '1.2.0'], { latest: '1.2.0', next: '1.0.0' });
       const r = steerPackument(d, verdicts({ '1.2.0': 'rejected' }));
       assert.equal(d['dist-tags']?.latest, '1.1.0');
       assert.deepEqual(r.unknownTargets, ['1.1.0']);
+      assert.equal(d['dist-tags']?.next, '1.0.0');
     });
   });
 
