@@ -19,6 +19,8 @@ export interface Fixture {
   tarballPath: string;
   /** `dist.integrity` as the upstream publishes it. */
   integrity: string;
+  /** Headers wrk sends (metadata cases). */
+  headers?: string[];
 }
 
 export interface Fixtures {

@@ -129,7 +129,13 @@ async function measure(
 ): Promise<Measurement> {
   const url = server.base + fixture.tarballPath;
   if (settings.warmupS > 0) {
-    await runWrk({ url, connections, durationS: settings.warmupS, script: settings.script });
+    await runWrk({
+      url,
+      connections,
+      durationS: settings.warmupS,
+      script: settings.script,
+      headers: fixture.headers,
+    });
   }
   const before = sampleCpu(server.pid);
   const r = await runWrk({
@@ -137,6 +143,7 @@ async function measure(
     connections,
     durationS: settings.durationS,
     script: settings.script,
+    headers: fixture.headers,
   });
   const cpu = cpuShare(before, sampleCpu(server.pid), r.requests);
   const cpuText = cpu

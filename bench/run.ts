@@ -4,7 +4,8 @@
  * version over express@4.18.2's real tree. Steps:
  *   1. an upstream Verdaccio with bench-small, bench-big (1 MB) and bench-held published by npm;
  *   2. plain Verdaccio and vetted, both proxying it, warmed so both serve cached tarballs;
- *   3. wrk on each tarball at c=1 and c=32, the two servers alternating, over `rounds` rounds;
+ *   3. wrk on each tarball at c=1 and c=32, and on bench-small's packument (full at c=1 and
+ *      c=32, abbreviated at c=32), the two servers alternating, over `rounds` rounds;
  *   4. wrk on bench-held's tarball, which vetted refuses (403; by policy, or an admin deny);
  *   5. the servers stopped, `VerifiedIndex.get()` timed in this process;
  *   6. the behaviour layer over express@4.18.2's tree from the user's registry, one version at
@@ -43,6 +44,7 @@ const RESULTS_FILE = path.join(REPO_ROOT, 'bench', 'results', 'latest.json');
 const BEHAVIOUR_SPEC = 'express@4.18.2';
 /** One version's time limit, as the queue's default `jobTimeout`. */
 const VERSION_TIMEOUT_MS = 300_000;
+const CORGI_ACCEPT = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
 
 const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const out = (text = '') => process.stdout.write(`${text}\n`);
@@ -103,6 +105,9 @@ async function runHttp(root: string, settings: Settings, cleanup: Cleanup): Prom
       }
     }
     const refusedBy = await refuseHeld(vetted, fixtures.held);
+    // the metadata path: bench-small's packument, full and abbreviated (vetted steers both)
+    const packument = { ...fixtures.small, tarballPath: `/${fixtures.small.name}` };
+    const corgi = { ...packument, headers: [`Accept: ${CORGI_ACCEPT}`] };
 
     const serving = await runServingCases(
       { plain, vetted },
@@ -111,6 +116,9 @@ async function runHttp(root: string, settings: Settings, cleanup: Cleanup): Prom
         { id: 'small c=32', fixture: fixtures.small, connections: 32 },
         { id: '1 MB c=1', fixture: fixtures.big, connections: 1 },
         { id: '1 MB c=32', fixture: fixtures.big, connections: 32 },
+        { id: 'packument c=1', fixture: packument, connections: 1 },
+        { id: 'packument c=32', fixture: packument, connections: 32 },
+        { id: 'abbreviated c=32', fixture: corgi, connections: 32 },
       ],
       http,
     );

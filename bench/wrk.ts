@@ -56,6 +56,8 @@ export interface WrkOptions {
   durationS: number;
   /** The Lua script from `writeWrkScript`. */
   script: string;
+  /** Request headers, `Name: value` (the metadata cases send corgi's Accept). */
+  headers?: string[];
 }
 
 /** Writes the reporting Lua script into `dir` and returns its path. */
@@ -96,6 +98,7 @@ export async function runWrk(opts: WrkOptions): Promise<WrkResult> {
     '10s',
     '-s',
     opts.script,
+    ...(opts.headers ?? []).flatMap((h) => ['-H', h]),
     opts.url,
   ];
   let stdout: string;

@@ -85,6 +85,11 @@ export function registerInstance(vetted: Vetted): void {
   instances.add(vetted);
 }
 
+/** The engine this process serves with (the metadata filter plugin reaches it here). */
+export function currentInstance(): Vetted | undefined {
+  return [...instances].at(-1);
+}
+
 /** Closes every engine this process started (queue first, then the database). */
 export async function closeAllInstances(): Promise<void> {
   const all = [...instances];

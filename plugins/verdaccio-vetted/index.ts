@@ -22,6 +22,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../src/log/logger';
 import { childLogger } from '../../src/log/logger';
 import { errorMessage } from '../../src/errors';
+import { createMetadataFinisher } from '../../src/metadata/finish';
+import { forwardToUpstream, isPassthrough } from '../../src/registry/passthrough';
 
 interface VerdaccioConfig {
   self_path?: string;
@@ -126,6 +128,7 @@ export default class VettedMiddleware {
       metricsPublic: options?.metricsPublic ?? false,
     });
     const consoleListener = getRequestListener(consoleApp.fetch, { overrideGlobalObjects: false });
+    const metadata = createMetadataFinisher(logger);
 
     // Verdaccio's request logger, first in its chain, reads request bodies as they arrive; the
     // admin API's bodies must be kept before it runs, so this one handler goes to the front.
@@ -141,16 +144,31 @@ export default class VettedMiddleware {
         void consoleListener(req, res);
         return;
       }
+      if (isPassthrough(req)) return this.#forward(req, res);
       const local = this.#vetted?.local;
       if (local && req.method === 'PUT') return watchPublish(req, res, next, local, logger);
       const claimed = gate.claims(req);
-      if (!claimed) return next();
+      if (!claimed) {
+        const route = metadata.claims(req);
+        return route ? metadata.handle(req, res, next, route) : next();
+      }
       res.on('finish', () => this.#vetted?.metrics.recordGate(gateResult(res.statusCode)));
       gate.handle(req, res, claimed).catch((err: unknown) => {
         logger.error({ err: errorMessage(err) }, 'tarball gate error: @{err}');
         if (!res.headersSent) sendJson(res, 503, { error: 'vetted could not decide; try again' });
         else res.destroy();
       });
+    });
+  }
+
+  /** `npm audit`, keys and attestations go to the upstream as they are. */
+  #forward(req: IncomingMessage & { rawBody?: Buffer }, res: ServerResponse): void {
+    const vetted = this.#vetted;
+    if (!vetted) return sendJson(res, 503, { error: `vetted is not ready: ${this.#failure}` });
+    forwardToUpstream(req, res, vetted.options.upstream).catch((err: unknown) => {
+      this.#logger.warn({ err: errorMessage(err) }, 'forwarding to the upstream failed: @{err}');
+      if (!res.headersSent) sendJson(res, 404, { error: 'the upstream registry did not answer' });
+      else res.destroy();
     });
   }
 
@@ -216,14 +234,17 @@ function gateResult(status: number): 'served' | 'refused' | 'unavailable' | 'oth
   return 'other';
 }
 
-/** Buffers the body of admin API writes into `req.rawBody` (read by @hono/node-server). */
+/**
+ * Buffers the body of admin API writes into `req.rawBody` (read by @hono/node-server), and of
+ * the audit requests forwarded to the upstream.
+ */
 function keepAdminBody(
   req: IncomingMessage & { rawBody?: Buffer },
   res: ServerResponse,
   next: Next,
 ): void {
-  if (req.method === 'GET' || req.method === 'HEAD' || !req.url?.startsWith('/-/vetted/'))
-    return next();
+  if (req.method === 'GET' || req.method === 'HEAD') return next();
+  if (!req.url?.startsWith('/-/vetted/') && !isPassthrough(req)) return next();
   const chunks: Buffer[] = [];
   let size = 0;
   req.on('data', (chunk: Buffer) => {

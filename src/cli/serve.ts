@@ -30,6 +30,7 @@ type YamlConfig = Record<string, unknown> & {
   auth?: { htpasswd?: { file?: string } };
   uplinks?: Record<string, { url?: string }>;
   middlewares?: Record<string, Record<string, unknown> | undefined>;
+  filters?: Record<string, unknown>;
 };
 
 export async function serve(flags: ServeFlags): Promise<Server> {
@@ -70,6 +71,11 @@ export async function serve(flags: ServeFlags): Promise<Server> {
     throw new Error(
       `the plugins folder ${pluginsDir} has no verdaccio-vetted; set \`plugins:\` in ${configPath} to ${join(PACKAGE_ROOT, 'plugins')}`,
     );
+  }
+  // metadata without the filter would list every version: the middleware answers 503 then
+  config.filters = { ...config.filters, 'vetted-filter': config.filters?.['vetted-filter'] ?? {} };
+  if (!existsSync(join(pluginsDir, 'verdaccio-vetted-filter', 'package.json'))) {
+    throw new Error(`the plugins folder ${pluginsDir} has no verdaccio-vetted-filter`);
   }
   parseOptions(config.middlewares.vetted, {
     configDir,

@@ -91,7 +91,7 @@ async function decide(
   if (!record && vetted.index.isTampered(name, version)) {
     // verifying again on its own would undo a revocation someone erased: a person decides
     const override = ['its index record failed its signature check; an admin must re-verify it'];
-    return refuse(req, res, { name, version, override, queueDepth: depth() });
+    return refuse(req, res, { name, version, override, queueDepth: depth() }, logger);
   }
   if (!record) {
     // unknown versions cost an upstream fetch each: only real ones are queued
@@ -114,7 +114,7 @@ async function decide(
     if (res.destroyed) return;
   }
   if (record && isAdmitted(record.status)) return serveVerified(vetted, record, req, res, logger);
-  refuse(req, res, { name, version, record, queueDepth: depth() });
+  refuse(req, res, { name, version, record, queueDepth: depth() }, logger);
 }
 
 /** Holds the request up to `waitForVerdict` for a queued version, unless the client leaves. */

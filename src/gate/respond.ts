@@ -5,8 +5,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Status, VersionRecord } from '../types';
+import type { Logger } from '../log/logger';
 
-const STATUS_WORDS: Record<Status, string> = {
+export const STATUS_WORDS: Record<Status, string> = {
   pending: 'is being verified',
   verified: 'is verified',
   approved: 'is approved',
@@ -26,16 +27,33 @@ export interface Refusal {
   queueDepth: number;
 }
 
-export function refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
+/**
+ * Answers 403 for a version that is not admitted. yarn 1 and pnpm print only the status line,
+ * so its reason phrase carries the one-line reason; `logger` gets one line with the report URL.
+ */
+export function refuse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  refusal: Refusal,
+  logger?: Logger,
+): void {
   const { name, version, record, override } = refusal;
   const status: Status = record?.status ?? (override ? 'held' : 'pending');
   const reasons = override ?? (record ? reasonsOf(record) : []);
-  const report = `${baseUrl(req)}/-/vetted/api/versions/${encodeURIComponent(name)}/${encodeURIComponent(version)}`;
+  const report = reportUrl(req, name, version);
   const first =
     status === 'pending'
       ? `verification is queued (${refusal.queueDepth} in the queue); retry in a few seconds`
       : (reasons[0] ?? status);
-  res.setHeader('npm-notice', headerSafe(`${name}@${version} ${status}: ${first}`));
+  const line = `${name}@${version} ${status}: ${first}`;
+  res.setHeader('npm-notice', headerSafe(line));
+  // npm prints the body itself; the others get the reason where they print anything at all
+  if (!req.headers['user-agent']?.startsWith('npm/'))
+    res.statusMessage = `Forbidden - ${headerSafe(line, 200)}`;
+  logger?.warn(
+    { pkg: name, version, verdict: status, reason: first, report },
+    'refused @{pkg}@@{version} (@{verdict}): @{reason}; report: @{report}',
+  );
   sendJson(res, 403, {
     error: `${name}@${version} ${STATUS_WORDS[status]}: ${first}. Report: ${report}`,
     name,
@@ -47,11 +65,17 @@ export function refuse(req: IncomingMessage, res: ServerResponse, refusal: Refus
 }
 
 /** An admin's reason first, then the policy's. */
-function reasonsOf(record: VersionRecord): string[] {
+export function reasonsOf(record: VersionRecord): string[] {
   if (record.decidedBy.kind === 'admin' && record.reason) {
     return [`${record.decidedBy.name}: ${record.reason}`, ...record.reasons];
   }
   return record.reasons.length > 0 ? record.reasons : [record.status];
+}
+
+/** Where the full record of `name@version` can be read. */
+export function reportUrl(req: IncomingMessage, name: string, version: string): string {
+  const encoded = `${encodeURIComponent(name)}/${encodeURIComponent(version)}`;
+  return `${baseUrl(req)}/-/vetted/api/versions/${encoded}`;
 }
 
 /** The scheme and host the client used, behind a proxy too. */
@@ -66,10 +90,10 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
   return v?.split(',')[0]?.trim() || undefined;
 }
 
-/** HTTP headers carry ASCII only. */
-function headerSafe(text: string): string {
+/** HTTP headers (and the status line) carry printable ASCII only. */
+export function headerSafe(text: string, max = 300): string {
   const clean = text.replace(/…/g, '...').replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 300 ? `${clean.slice(0, 300)}...` : clean;
+  return clean.length > max ? `${clean.slice(0, max)}...` : clean;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -387,9 +387,10 @@ describe('the behaviour layer through the proxy', { timeout: 300_000 }, () => {
       const res = await runNpm(['install', fx.BASHRC_WRITER.name], { cwd: p.dir, env: p.env });
       assert.notEqual(res.code, 0);
       assert.match(res.stderr, /E403/);
+      // npm reads it from the metadata's policyRestrictions, before asking for the tarball
       assert.match(
         res.stderr,
-        /npm notice vt-bashrc-writer@1\.0\.0 held: WRITE_OUTSIDE_PACKAGE: install: write \/home\/dev\/\.bashrc/,
+        /vt-bashrc-writer@1\.0\.0 is held for review: WRITE_OUTSIDE_PACKAGE: install: write \/home\/dev\/\.bashrc/,
       );
     });
   });

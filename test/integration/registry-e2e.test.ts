@@ -26,6 +26,9 @@ function emptyProject(registry: string) {
 describe('express@4.18.2 from the real registry through vetted', { timeout: 600_000 }, () => {
   let vetted: RunningVetted;
   const dirs: string[] = [];
+  // the tree's name@version; the metadata filter also verifies other versions (dist-tag
+  // targets) in the background, which this file does not count
+  let tree = new Set<string>();
 
   before(async () => {
     const upstream = execFileSync('npm', ['config', 'get', 'registry'], {
@@ -65,6 +68,7 @@ describe('express@4.18.2 from the real registry through vetted', { timeout: 600_
           `${meta.name ?? where.slice(where.lastIndexOf('node_modules/') + 13)}@${meta.version}`,
       );
     assert.ok(specs.length > 50, `express's tree has ${specs.length} packages`);
+    tree = new Set(specs);
     const status = await vetted.api('/status', { body: { specs } });
     assert.equal(status.status, 200);
     const notAdmitted = status.body.results.filter(
@@ -82,7 +86,12 @@ describe('express@4.18.2 from the real registry through vetted', { timeout: 600_
   });
 
   it('verifies nothing again for a second project', async () => {
-    const before = (await vetted.api('/audit?limit=10000')).body.entries.length;
+    type Entry = { name: string; version: string };
+    const treeEntries = async () =>
+      (await vetted.api('/audit?limit=10000')).body.entries.filter((e: Entry) =>
+        tree.has(`${e.name}@${e.version}`),
+      ).length;
+    const before = await treeEntries();
     const p = emptyProject(`${vetted.url}/`);
     dirs.push(p.dir);
     const res = await runNpm(['install', 'express@4.18.2'], {
@@ -91,7 +100,11 @@ describe('express@4.18.2 from the real registry through vetted', { timeout: 600_
       timeoutMs: 300_000,
     });
     assert.equal(res.code, 0, res.stderr);
-    assert.equal((await vetted.api('/audit?limit=10000')).body.entries.length, before);
-    assert.equal((await vetted.api('/queue')).body.depth.queued, 0);
+    assert.equal(await treeEntries(), before);
+    const jobs = (await vetted.api('/queue')).body.jobs as Entry[];
+    assert.deepEqual(
+      jobs.filter((j) => tree.has(`${j.name}@${j.version}`)),
+      [],
+    );
   });
 });
