@@ -10,6 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { applyDecision, DECISIONS } from './decisions';
 import { registerTreeRoutes } from './tree-routes';
+import { versionPath as parseVersionPath } from './console/request';
 import type { Decision, DecisionResult } from './decisions';
 import { approveLockfile, approveWithScope } from './scoped-approval';
 import type { Exemption } from './exemptions';
@@ -345,21 +346,9 @@ function isAdmin(remote: RemoteUser, adminGroups: readonly string[]): boolean {
   return adminGroups.some((g) => groups.has(g));
 }
 
-/** `…/versions/<name>/<version>[/<action>]`, the name URL-encoded or with a literal scope slash. */
+/** `…/versions/<name>/<version>[/<action>]`, with the action checked against the decisions. */
 function versionPath(path: string): { name: string; version: string; action?: Decision } {
-  const rest = path.slice(path.indexOf('/versions/') + '/versions/'.length);
-  let parts: string[];
-  try {
-    parts = rest.split('/').map((p) => decodeURIComponent(p));
-  } catch {
-    throw new VettedError('SPEC_INVALID', 'the path is not valid percent-encoding');
-  }
-  if (parts[0]?.startsWith('@') && !parts[0].includes('/'))
-    parts = [`${parts[0]}/${parts[1] ?? ''}`, ...parts.slice(2)];
-  const [name, version, action, ...extra] = parts;
-  if (!name || !version || extra.length > 0) {
-    throw new VettedError('SPEC_INVALID', 'expected /-/vetted/api/versions/<name>/<version>');
-  }
+  const { name, version, action } = parseVersionPath(path);
   if (action !== undefined && !(DECISIONS as readonly string[]).includes(action)) {
     throw new VettedError('NOT_FOUND', `unknown action ${action}; one of ${DECISIONS.join(', ')}`);
   }

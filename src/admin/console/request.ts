@@ -62,7 +62,7 @@ export function versionPath(path: string): { name: string; version: string; acti
     parts = [`${parts[0]}/${parts[1] ?? ''}`, ...parts.slice(2)];
   const [name, version, action, ...extra] = parts;
   if (!name || !version || extra.length > 0) {
-    throw new VettedError('NOT_FOUND', 'expected /-/vetted/versions/<name>/<version>');
+    throw new VettedError('SPEC_INVALID', 'expected …/versions/<name>/<version>');
   }
   return { name, version, action };
 }
