@@ -17,6 +17,8 @@ import { createAdminApp } from '../../src/admin/app';
 import type { Logger } from '../../src/log/logger';
 import { childLogger } from '../../src/log/logger';
 import { errorMessage } from '../../src/errors';
+import { dropMalformedVersions } from '../../src/registry/packument-guard';
+import { isPrototypeLookup } from '../../src/gate/prototype-path';
 
 interface VerdaccioConfig {
   self_path?: string;
@@ -72,9 +74,14 @@ export default class VettedMiddleware {
     this.#publicReads = accessList.includes('$all') || accessList.includes('$anonymous');
   }
 
-  register_middlewares(app: ExpressLike, auth: { allow_access: AllowAccess }): void {
+  register_middlewares(
+    app: ExpressLike,
+    auth: { allow_access: AllowAccess },
+    storage?: VerdaccioStorage,
+  ): void {
     markMounted();
     const logger = this.#logger;
+    guardUplinkMetadata(storage, logger);
     const options = this.#options;
     if (options) this.#start(options);
 
@@ -116,7 +123,12 @@ export default class VettedMiddleware {
         return;
       }
       const claimed = gate.claims(req);
-      if (!claimed) return next();
+      if (!claimed) {
+        if (req.method === 'GET' && isPrototypeLookup(req.url ?? '/')) {
+          return sendJson(res, 404, { error: 'no such version or dist-tag' });
+        }
+        return next();
+      }
       gate.handle(req, res, claimed).catch((err: unknown) => {
         logger.error({ err: errorMessage(err) }, 'tarball gate error: @{err}');
         if (!res.headersSent) sendJson(res, 503, { error: 'vetted could not decide; try again' });
@@ -150,6 +162,32 @@ export default class VettedMiddleware {
       },
     );
   }
+}
+
+type UpdateVersions = (name: string, packument: unknown, callback: unknown) => unknown;
+type VerdaccioStorage = { localStorage?: { updateVersions?: UpdateVersions } };
+
+/**
+ * Verdaccio merges uplink packuments into its storage in a callback that throws, uncaught, on a
+ * version whose `dist.tarball` is not a string: one hostile upstream document would stop the
+ * server. Such versions are dropped before the merge (see src/registry/packument-guard.ts).
+ */
+function guardUplinkMetadata(storage: VerdaccioStorage | undefined, logger: Logger): void {
+  const local = storage?.localStorage;
+  const original = local?.updateVersions;
+  if (!local || typeof original !== 'function') {
+    logger.warn({}, 'cannot guard uplink metadata: Verdaccio storage has no updateVersions');
+    return;
+  }
+  local.updateVersions = function (name, packument, callback) {
+    for (const [version, why] of dropMalformedVersions(packument)) {
+      logger.warn(
+        { pkg: name, version, err: why },
+        'upstream packument of @{pkg} has a malformed version @{version} (@{err}); left out',
+      );
+    }
+    return original.call(this, name, packument, callback);
+  };
 }
 
 /** Buffers the body of admin API writes into `req.rawBody` (read by @hono/node-server). */
