@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -20,7 +20,7 @@ import type { FaultMode, FaultTarget, FaultyUpstream } from '../helpers/faulty-u
 import { cleanPackage } from '../helpers/tarballs';
 import { startVetted, waitForStatus } from '../helpers/vetted';
 import type { RunningVetted } from '../helpers/vetted';
-import { STRESS, jobOf, report, until } from '../helpers/reliability';
+import { STRESS, descendants, jobOf, report, until } from '../helpers/reliability';
 
 const execFileAsync = promisify(execFile);
 const BIN = path.resolve(__dirname, '..', '..', '..', 'bin', 'vetted.js');
@@ -263,4 +263,171 @@ describe('vetted killed with SIGKILL mid-job and mid-write', { timeout: 1_800_00
         `jobs open at kills ${openAtKill}, audit entries ${chain.entries}, chain ok`,
     );
   });
+});
+
+describe('vetted when its disk fills up', { timeout: 300_000 }, () => {
+  let upstream: RunningVerdaccio;
+  let faulty: FaultyUpstream;
+  let vetted: RunningVetted | undefined;
+  let home: string;
+  let mounted = false;
+
+  before(async () => {
+    upstream = await startVerdaccio({});
+    faulty = await startFaultyUpstream(upstream.url);
+    faulty.fake(
+      'vt-disk',
+      ['1.0.0', '2.0.0'].map((version) => ({ version, tarball: cleanPackage('vt-disk', version) })),
+    );
+    home = mkdtempSync(path.join(tmpdir(), 'vetted-diskfull-'));
+    try {
+      await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=96m', 'tmpfs', home]);
+      mounted = true;
+    } catch (err) {
+      report(`disk full: cannot mount a tmpfs here (${(err as Error).message}); skipped`);
+    }
+  });
+  after(async () => {
+    await vetted?.stop();
+    if (mounted) await execFileAsync('umount', [home]).catch(() => {});
+    rmSync(home, { recursive: true, force: true });
+    await faulty?.close();
+    await upstream?.stop();
+  });
+
+  it('serves what it verified, never the unverified, and recovers when space returns', async (t) => {
+    if (!mounted) return t.skip('no tmpfs');
+    vetted = await startVetted({ upstream: faulty.url, home, options: { waitForVerdict: 0 } });
+    const admin = await vetted.adminToken();
+    await vetted.api('/verify', { token: admin, body: { specs: ['vt-disk@1.0.0'] } });
+    assert.equal((await waitForStatus(vetted, 'vt-disk', '1.0.0')).status, 'verified');
+
+    // fill the file system to the last byte
+    const filler = path.join(home, 'filler');
+    const block = Buffer.alloc(1024 * 1024, 1);
+    const fd = openSync(filler, 'w');
+    let written = 0;
+    try {
+      for (;;) written += writeSync(fd, block);
+    } catch (err) {
+      assert.equal((err as { code?: string }).code, 'ENOSPC');
+      for (let size = 4096; size >= 1; size = Math.floor(size / 2)) {
+        try {
+          for (;;) written += writeSync(fd, block.subarray(0, size));
+        } catch {
+          // next smaller size
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+    report(`disk full: filled ${(written / 1024 / 1024).toFixed(1)} MB of the home's tmpfs`);
+
+    const oldOne = await fetch(`${vetted.url}/vt-disk/-/vt-disk-1.0.0.tgz`);
+    assert.equal(oldOne.status, 200, 'a verified version is still served from the store');
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${vetted.url}/vt-disk/-/vt-disk-2.0.0.tgz`);
+      statuses.push(res.status);
+      await res.body?.cancel();
+      await delay(500);
+    }
+    report(`disk full: the new version answered ${[...new Set(statuses)].join(', ')}`);
+    assert.ok(
+      statuses.every((s) => s === 403 || s === 503),
+      statuses.join(),
+    );
+    assert.equal((await vetted.api('/health')).status, 200, 'the server is up');
+    const during = (await vetted.api('/versions/vt-disk/2.0.0')).body;
+    assert.notEqual(during.status, 'verified');
+
+    rmSync(filler);
+    const queued = await vetted.api('/verify', {
+      token: admin,
+      body: { specs: ['vt-disk@2.0.0'] },
+    });
+    assert.equal(queued.status, 200, JSON.stringify(queued.body));
+    assert.equal((await waitForStatus(vetted, 'vt-disk', '2.0.0', 120_000)).status, 'verified');
+    assert.equal((await fetch(`${vetted.url}/vt-disk/-/vt-disk-2.0.0.tgz`)).status, 200);
+    assert.equal((await vetted.api('/versions/vt-disk/1.0.0')).body.status, 'verified');
+    assert.equal((await vetted.api('/audit/verify')).body.ok, true);
+  });
+});
+
+describe('vetted when its sandbox is killed mid-run', { timeout: 300_000 }, () => {
+  let upstream: RunningVerdaccio;
+  let faulty: FaultyUpstream;
+  let vetted: RunningVetted;
+
+  before(async () => {
+    upstream = await startVerdaccio({});
+    faulty = await startFaultyUpstream(upstream.url);
+    for (const name of ['vt-sandbox-probe', 'vt-sandbox-run']) {
+      faulty.fake(name, [{ version: '1.0.0', tarball: cleanPackage(name, '1.0.0') }]);
+    }
+    vetted = await startVetted({
+      upstream: faulty.url,
+      options: { waitForVerdict: 0, workers: 1 },
+    });
+  });
+  after(async () => {
+    await vetted?.stop();
+    await faulty?.close();
+    await upstream?.stop();
+  });
+
+  const sandboxOf = (pid: number) =>
+    descendants(pid).filter((p) => p.comm === 'bwrap' || p.comm === 'strace');
+
+  // the first sandbox of a server is its probe; later ones run the package
+  const cases: Array<[string, string, number]> = [
+    ['its probe', 'vt-sandbox-probe', 0],
+    ['the package run', 'vt-sandbox-run', 1],
+  ];
+  for (const [label, name, skip] of cases) {
+    it(`runs the job again when ${label} is killed, admitting only a whole run`, async () => {
+      const pid = vetted.child.pid as number;
+      const res = await fetch(`${vetted.url}/${name}/-/${name}-1.0.0.tgz`);
+      assert.equal(res.status, 403);
+      const seen = new Set<number>();
+      let skipped = 0;
+      const killed = await until(
+        'a sandbox process to kill',
+        () => {
+          const sandbox = sandboxOf(pid);
+          const fresh = sandbox.filter((p) => !seen.has(p.pid));
+          for (const p of fresh) seen.add(p.pid);
+          if (fresh.length === 0) return undefined;
+          if (skipped < skip) {
+            skipped++;
+            return undefined;
+          }
+          for (const p of sandbox) {
+            try {
+              process.kill(p.pid, 'SIGKILL');
+            } catch {
+              // already gone
+            }
+          }
+          return sandbox.map((p) => p.comm);
+        },
+        60_000,
+        10,
+      );
+      const record = await waitForStatus(vetted, name, '1.0.0', 120_000);
+      const behaviour = record.layers.find((l: { layer: string }) => l.layer === 'behaviour');
+      report(
+        `sandbox ${label} killed (${killed.join(', ')}): ${record.status}, behaviour ` +
+          `${behaviour?.outcome}`,
+      );
+      // before the fix a killed probe read as `unavailable`, which the standard policy admits
+      assert.equal(record.status, 'verified');
+      assert.equal(behaviour?.outcome, 'pass', 'admitted only after a whole watched run');
+      const verdicts = (await vetted.api(`/audit?name=${name}`)).body.entries.filter(
+        (e: { action: string }) => e.action === 'verdict',
+      );
+      assert.equal(verdicts.length, 1);
+      assert.equal((await vetted.api('/health')).status, 200);
+    });
+  }
 });
