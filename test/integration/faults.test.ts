@@ -7,7 +7,16 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -430,4 +439,58 @@ describe('vetted when its sandbox is killed mid-run', { timeout: 300_000 }, () =
       assert.equal((await vetted.api('/health')).status, 200);
     });
   }
+});
+
+describe('vetted when its index files are corrupted on disk', { timeout: 300_000 }, () => {
+  let upstream: RunningVerdaccio;
+  let faulty: FaultyUpstream;
+  let vetted: RunningVetted | undefined;
+
+  before(async () => {
+    upstream = await startVerdaccio({});
+    faulty = await startFaultyUpstream(upstream.url);
+    faulty.fake('vt-corrupt', [{ version: '1.0.0', tarball: cleanPackage('vt-corrupt', '1.0.0') }]);
+  });
+  after(async () => {
+    await vetted?.stop();
+    await faulty?.close();
+    await upstream?.stop();
+  });
+
+  it('answers 503, never the bytes, and says why', async () => {
+    vetted = await startVetted({ upstream: faulty.url, options: { waitForVerdict: 20 } });
+    const { home, port } = vetted;
+    const tarball = `${vetted.url}/vt-corrupt/-/vt-corrupt-1.0.0.tgz`;
+    assert.equal((await fetch(tarball)).status, 200);
+    await vetted.stop();
+    // every LevelDB table and log file gets garbage in its middle
+    const index = path.join(home, 'index');
+    let corrupted = 0;
+    for (const file of readdirSync(index).filter((f) => /\.(ldb|log)$/.test(f))) {
+      const bytes = readFileSync(path.join(index, file));
+      if (bytes.length < 64) continue;
+      bytes.fill(0xa5, Math.floor(bytes.length / 4), Math.floor((bytes.length * 3) / 4));
+      writeFileSync(path.join(index, file), bytes);
+      corrupted++;
+    }
+    assert.ok(corrupted > 0, 'some index file was corrupted');
+    vetted = await startVetted({ upstream: faulty.url, home, port, waitFor: 'listening' });
+    // past `starting`: the engine either opened what it could or gave up
+    const { res, body } = await until('a settled answer', async () => {
+      const r = await fetch(tarball);
+      const text = await r.text();
+      return /not ready: starting/.test(text) ? undefined : { res: r, body: text };
+    });
+    report(
+      `corrupted index files: tarball ${res.status} ${res.status === 200 ? '' : body.slice(0, 160)}`,
+    );
+    if (res.status === 200) {
+      // LevelDB may skip a damaged block and keep the record: then it must still verify
+      const record = (await vetted.api('/versions/vt-corrupt/1.0.0')).body;
+      assert.equal(record.signature?.verified, true, JSON.stringify(record).slice(0, 300));
+    } else {
+      assert.ok([403, 503].includes(res.status), `${res.status} ${body}`);
+    }
+    assert.ok((await fetch(`${vetted.url}/-/ping`)).status < 500, 'the server is up');
+  });
 });
