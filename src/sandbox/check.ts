@@ -76,7 +76,10 @@ export async function checkSandbox(options: CheckSandboxOptions = {}): Promise<S
       ...(interruptedRun(result) ? { interrupted: true } : {}),
     };
   } catch (err) {
-    return { available: false, reason: `the sandbox cannot start here: ${String(err)}` };
+    // the tools exist (checked above), so a probe that throws (its trace file gone, say) was
+    // most likely cut short: retried, never taken for a host without a sandbox
+    const reason = `the sandbox probe failed: ${String(err)}`;
+    return { available: false, reason, interrupted: true };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

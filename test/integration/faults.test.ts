@@ -427,7 +427,7 @@ describe('vetted when its sandbox is killed mid-run', { timeout: 300_000 }, () =
       const behaviour = record.layers.find((l: { layer: string }) => l.layer === 'behaviour');
       report(
         `sandbox ${label} killed (${killed.join(', ')}): ${record.status}, behaviour ` +
-          `${behaviour?.outcome}`,
+          `${behaviour?.outcome} ${behaviour?.reason ?? ''}`,
       );
       // before the fix a killed probe read as `unavailable`, which the standard policy admits
       assert.equal(record.status, 'verified');
