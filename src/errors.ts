@@ -18,6 +18,7 @@ export type VettedErrorCode =
   | 'FORBIDDEN'
   | 'CONFLICT'
   | 'JOB_TIMEOUT'
+  | 'LAYER_INTERRUPTED'
   | 'TREE_UNREADABLE'
   | 'ATTESTATION_INVALID';
 

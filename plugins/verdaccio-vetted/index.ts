@@ -24,6 +24,8 @@ import { childLogger } from '../../src/log/logger';
 import { errorMessage } from '../../src/errors';
 import { createMetadataFinisher } from '../../src/metadata/finish';
 import { forwardToUpstream, isPassthrough } from '../../src/registry/passthrough';
+import { dropMalformedVersions } from '../../src/registry/packument-guard';
+import { isPrototypeLookup } from '../../src/gate/prototype-path';
 
 interface VerdaccioConfig {
   self_path?: string;
@@ -83,9 +85,11 @@ export default class VettedMiddleware {
   register_middlewares(
     app: ExpressLike,
     auth: { allow_access: AllowAccess; authenticate?: Authenticate },
+    storage?: VerdaccioStorage,
   ): void {
     markMounted();
     const logger = this.#logger;
+    guardUplinkMetadata(storage, logger);
     const options = this.#options;
     if (options) this.#start(options);
 
@@ -149,6 +153,9 @@ export default class VettedMiddleware {
       if (local && req.method === 'PUT') return watchPublish(req, res, next, local, logger);
       const claimed = gate.claims(req);
       if (!claimed) {
+        if (req.method === 'GET' && isPrototypeLookup(req.url ?? '/')) {
+          return sendJson(res, 404, { error: 'no such version or dist-tag' });
+        }
         const route = metadata.claims(req);
         return route ? metadata.handle(req, res, next, route) : next();
       }
@@ -232,6 +239,32 @@ function gateResult(status: number): 'served' | 'refused' | 'unavailable' | 'oth
   if (status === 403) return 'refused';
   if (status === 503) return 'unavailable';
   return 'other';
+}
+
+type UpdateVersions = (name: string, packument: unknown, callback: unknown) => unknown;
+type VerdaccioStorage = { localStorage?: { updateVersions?: UpdateVersions } };
+
+/**
+ * Verdaccio merges uplink packuments into its storage in a callback that throws, uncaught, on a
+ * version whose `dist.tarball` is not a string: one hostile upstream document would stop the
+ * server. Such versions are dropped before the merge (see src/registry/packument-guard.ts).
+ */
+function guardUplinkMetadata(storage: VerdaccioStorage | undefined, logger: Logger): void {
+  const local = storage?.localStorage;
+  const original = local?.updateVersions;
+  if (!local || typeof original !== 'function') {
+    logger.warn({}, 'cannot guard uplink metadata: Verdaccio storage has no updateVersions');
+    return;
+  }
+  local.updateVersions = function (name, packument, callback) {
+    for (const [version, why] of dropMalformedVersions(packument)) {
+      logger.warn(
+        { pkg: name, version, err: why },
+        'upstream packument of @{pkg} has a malformed version @{version} (@{err}); left out',
+      );
+    }
+    return original.call(this, name, packument, callback);
+  };
 }
 
 /**

@@ -63,11 +63,11 @@ export function parseTarballPath(rawUrl: string): TarballPath {
   if (filename === undefined || !filename.endsWith('.tgz')) {
     return invalid(
       404,
-      `no tarball at this path for ${name}; expected /${name}/-/${base}-<version>.tgz`,
+      `no tarball at this path for ${printable(name)}; expected /${printable(name)}/-/${printable(base)}-<version>.tgz`,
     );
   }
   if (!filename.startsWith(`${base}-`)) {
-    return invalid(404, `tarball ${printable(filename)} does not belong to ${name}`);
+    return invalid(404, `tarball ${printable(filename)} does not belong to ${printable(name)}`);
   }
   const version = filename.slice(base.length + 1, -'.tgz'.length);
   // npm normalises versions on publish: build metadata and padding never reach a tarball name

@@ -15,7 +15,9 @@ import { runSandboxed } from './sandbox';
 import { parseStrace } from './strace-parser';
 
 export type SandboxCheck =
-  { available: true; runner: SandboxRunner } | { available: false; reason: string };
+  | { available: true; runner: SandboxRunner }
+  /** `interrupted`: the probe was killed from outside, which says nothing about this host. */
+  | { available: false; reason: string; interrupted?: boolean };
 
 export interface CheckSandboxOptions {
   /** Paths of bwrap, strace, prlimit and setpriv. Default: Debian's, under /usr/bin. */
@@ -71,9 +73,13 @@ export async function checkSandbox(options: CheckSandboxOptions = {}): Promise<S
     return {
       available: false,
       reason: `the sandbox cannot start here (${how}${ran ? '' : ', nothing traced'}): ${said || 'no output'}`,
+      ...(interruptedRun(result) ? { interrupted: true } : {}),
     };
   } catch (err) {
-    return { available: false, reason: `the sandbox cannot start here: ${String(err)}` };
+    // the tools exist (checked above), so a probe that throws (its trace file gone, say) was
+    // most likely cut short: retried, never taken for a host without a sandbox
+    const reason = `the sandbox probe failed: ${String(err)}`;
+    return { available: false, reason, interrupted: true };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -84,4 +90,13 @@ async function isExecutable(file: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * Whether a sandboxed run was killed by a signal the runner did not send (its time limits send
+ * their own). Inside the sandbox's pid namespace a package cannot signal bwrap or strace, so
+ * such a kill comes from outside: an operator, the OOM killer.
+ */
+export function interruptedRun(result: { signal?: string; killed?: string }): boolean {
+  return result.signal !== undefined && result.killed === undefined;
 }

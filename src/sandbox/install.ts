@@ -12,6 +12,7 @@ import { chmod, lstat, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tar from 'tar';
 import type { NodeToolchain } from './toolchain';
+import { feedTarball } from '../tar-feed';
 
 export interface ExtractLimits {
   maxEntries: number;
@@ -61,7 +62,8 @@ export async function extractPackage(
     });
     unpack.on('error', reject);
     unpack.on('close', () => resolve());
-    unpack.end(tarball);
+    // in slices: a gzip bomb must not inflate whole in memory (the filter skips its bytes)
+    feedTarball(unpack, tarball, () => false).catch(reject);
   });
   if (over) throw new Error(over);
   return { files, bytes };

@@ -4,7 +4,7 @@
  */
 import type { Packument, PackumentVersion } from '../registry/packument';
 import type { Finding, LayerResult, Outcome } from '../types';
-import { errorMessage } from '../errors';
+import { errorCode, errorMessage } from '../errors';
 
 export interface PreviousVersion {
   version: string;
@@ -31,7 +31,11 @@ export interface Layer {
   run(input: LayerInput): Promise<Omit<LayerResult, 'layer' | 'startedAt' | 'durationMs'>>;
 }
 
-/** Runs a layer, timing it; an unexpected throw becomes outcome `error` with the reason. */
+/**
+ * Runs a layer, timing it; an unexpected throw becomes outcome `error` with the reason. A layer
+ * interrupted from outside (`LAYER_INTERRUPTED`: its sandbox killed by something other than
+ * itself) throws on, so the queue runs the job again rather than decide on half a run.
+ */
 export async function runLayer(layer: Layer, input: LayerInput): Promise<LayerResult> {
   const startedAt = new Date();
   const start = performance.now();
@@ -44,7 +48,7 @@ export async function runLayer(layer: Layer, input: LayerInput): Promise<LayerRe
       durationMs: since(start),
     };
   } catch (err) {
-    if (input.signal.aborted) throw err;
+    if (input.signal.aborted || errorCode(err) === 'LAYER_INTERRUPTED') throw err;
     return {
       layer: layer.name,
       outcome: 'error',

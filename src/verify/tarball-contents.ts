@@ -7,6 +7,7 @@
 import { Parser } from 'tar';
 import type { ReadEntry } from 'tar';
 import { posix } from 'node:path';
+import { feedTarball } from '../tar-feed';
 
 export interface TarEntry {
   path: string;
@@ -91,7 +92,7 @@ export async function readTarball(
     parser.on('close', resolve);
     parser.on('abort', (err: Error) => (stop ? resolve() : reject(err)));
     parser.on('error', (err: Error) => (stop ? resolve() : reject(err)));
-    parser.end(data);
+    void feedTarball(parser, data, () => stop);
   });
   return out;
 }

@@ -29,6 +29,8 @@ export interface StartVettedOptions {
   /** Edits the parsed config.yaml before it is written (access rules, plugins folder). */
   configPatch?: (config: Record<string, any>) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
   logLevel?: string;
+  /** `listening`: resolve once the server answers at all, healthy or not. Default `healthy`. */
+  waitFor?: 'healthy' | 'listening';
 }
 
 export interface RunningVetted {
@@ -93,7 +95,7 @@ export async function startVetted(opts: StartVettedOptions): Promise<RunningVett
       throw new Error(`vetted exited with ${child.exitCode}:\n${output.text()}`);
     try {
       const res = await fetch(`${url}/-/vetted/api/health`);
-      if (res.ok) break;
+      if (res.ok || opts.waitFor === 'listening') break;
     } catch {
       // not listening yet
     }

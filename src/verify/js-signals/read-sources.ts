@@ -8,6 +8,7 @@
 import { Parser } from 'tar';
 import type { ReadEntry } from 'tar';
 import { normalise, readTarball } from '../tarball-contents';
+import { feedTarball } from '../../tar-feed';
 import type { ResolvedOptions } from './options';
 import { isTestPath, toEntryFiles } from './roles';
 import type { EntryFiles } from './roles';
@@ -117,7 +118,9 @@ async function readBodies(
     parser.on('close', resolve);
     parser.on('abort', reject);
     parser.on('error', reject);
-    parser.end(tarball);
+    // in slices, so a gzip bomb is inflated a piece at a time; read to the end all the same,
+    // because npm unpacks the last of two entries with one path
+    feedTarball(parser, tarball, () => false).catch(reject);
   });
   return bodies;
 }

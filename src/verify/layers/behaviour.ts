@@ -27,6 +27,7 @@ import { VettedError } from '../../errors';
 import {
   checkSandbox,
   createWorkspace,
+  interruptedRun,
   entryPoints,
   extractPackage,
   installDependencies,
@@ -143,6 +144,7 @@ export function createBehaviourLayer(options: BehaviourLayerOptions): BehaviourL
     // a failed probe is checked again next time: the cause may be fixed by then
     if (!check.available) {
       sandbox = undefined;
+      if (check.interrupted) throw interrupted(check.reason);
       return check.reason;
     }
     return { runner: check.runner, toolchain: tools };
@@ -319,6 +321,8 @@ export function createBehaviourLayer(options: BehaviourLayerOptions): BehaviourL
       signal: ctx.input.signal,
     });
     throwIfAborted(ctx.input.signal);
+    // half a watched run is no run: the job is repeated rather than judged on it
+    if (interruptedRun(result)) throw interrupted(`${step} died of ${result.signal}`);
     const trace = parseStrace(result.trace, { skipSetup: true, cwd: spec.cwd });
     if (trace.rootPid === undefined && !result.killed) {
       throw new Error(`the sandbox did not start for ${step}: ${result.stderr.trim().slice(-500)}`);
@@ -448,4 +452,11 @@ function initOptions(options: BehaviourLayerOptions) {
     ),
     loadLimits: resolveLimits({ ...LOAD_DEFAULTS, ...options.loadLimits }, 'behaviour.loadLimits'),
   });
+}
+
+function interrupted(what: string): VettedError {
+  return new VettedError(
+    'LAYER_INTERRUPTED',
+    `the sandbox was killed from outside (${what}); verification runs again`,
+  );
 }
