@@ -30,6 +30,24 @@ const STATE_CHANGING: Route[] = [
   { method: 'POST', path: '/versions/vt-sec/1.0.0/revoke', body: { reason: 'compromised' } },
   { method: 'POST', path: '/versions/vt-sec/1.0.0/reverify', body: { reason: 'check again' } },
   { method: 'POST', path: '/versions/%40vt%2fsec/1.0.0/deny', body: { reason: 'scoped form' } },
+  // approvals with a scope and whole lockfiles (issue 7): exemptions with an expiry
+  {
+    method: 'POST',
+    path: '/versions/vt-sec/1.0.0/approve',
+    body: { reason: 'for a while', scope: 'package', hours: 2 },
+  },
+  {
+    method: 'POST',
+    path: '/approve-lockfile',
+    body: {
+      reason: 'the team reviewed this tree',
+      lockfile: {
+        name: 'p',
+        lockfileVersion: 3,
+        packages: { '': { name: 'p' }, 'node_modules/vt-sec': { version: '1.0.1' } },
+      },
+    },
+  },
 ];
 
 describe('the admin surface', { timeout: 300_000 }, () => {
@@ -139,6 +157,7 @@ describe('the admin surface', { timeout: 300_000 }, () => {
     );
     const queue = (await vetted.api('/queue')).body.jobs.length;
     const audit = (await vetted.api('/audit?limit=10000')).body.entries.length;
-    return { versions, queue, audit };
+    const exemptions = (await vetted.api('/exemptions', { token: admin })).body.exemptions.length;
+    return { versions, queue, audit, exemptions };
   }
 });
