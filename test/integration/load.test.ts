@@ -116,7 +116,9 @@ describe('vetted under load', { timeout: STRESS ? 3_600_000 : 600_000 }, () => {
     const client = async (seed: number) => {
       let rnd = seed * 7919 + 17;
       const next = () => (rnd = (rnd * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-      for (let i = 0; i < ITERATIONS; i++) {
+      // at least ITERATIONS rounds, and on until a verdict has arrived mid-run (a loaded machine
+      // can take longer than the rounds to finish its first job), within a bound
+      for (let i = 0; i < ITERATIONS || (!verdictSeen && Date.now() < keepUntil); i++) {
         const pick = next();
         const name =
           pick < 0.05 ? `vt-load-missing-${seed}` : names[Math.floor(next() * PACKAGES)]!;
@@ -138,7 +140,20 @@ describe('vetted under load', { timeout: STRESS ? 3_600_000 : 600_000 }, () => {
     };
 
     const started = Date.now();
+    const keepUntil = started + 180_000;
+    let verdictSeen = false;
+    const watcher = (async () => {
+      while (!verdictSeen && Date.now() < keepUntil) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const tail = (await vetted.api('/audit?tail=200')).body.entries as AuditEntry[];
+        verdictSeen = tail.some(
+          (e) => e.action === 'verdict' && e.version === '1.0.1' && Date.parse(e.at) >= started,
+        );
+      }
+    })();
     await Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(i + 1)));
+    verdictSeen = true; // stops the watcher
+    await watcher;
     const elapsed = (Date.now() - started) / 1000;
     await Promise.all(flips);
     assert.equal(flipped, 2, 'both admin flips ran during the load');
