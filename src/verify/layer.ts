@@ -23,6 +23,11 @@ export interface LayerInput {
    * verified bytes: what is new since then matters most. Undefined when there is none.
    */
   previous?: PreviousVersion;
+  /**
+   * Every version of the package admitted so far (verified or approved), whatever its line:
+   * the baseline a release line is compared with. Undefined when the engine was not told.
+   */
+  admitted?: readonly string[];
   signal: AbortSignal;
 }
 

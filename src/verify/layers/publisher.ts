@@ -71,7 +71,7 @@ export function createPublisherLayer(options: PublisherLayerOptions): Layer {
       }
 
       // 2. the release line: publishers, repository, provenance and signatures present before
-      const line = checkReleaseLine(packument, version);
+      const line = checkReleaseLine(packument, version, { admitted: input.admitted });
       findings.push(...line.findings);
       parts.publishers = line.publishersUnavailable
         ? { status: 'unavailable', reason: line.publishersUnavailable }
@@ -82,6 +82,8 @@ export function createPublisherLayer(options: PublisherLayerOptions): Layer {
         publisher: line.publisher,
         publishedAt: line.publishedAt?.toISOString(),
         previous: line.previous?.version,
+        baseline: line.basis,
+        ...(line.skipped.length > 0 ? { skipped: line.skipped } : {}),
       });
 
       // 3. registry signatures
