@@ -59,6 +59,11 @@ async function octokitWithProvenance() {
     url: 'https://registry.invalid/-/npm/v1/attestations/@octokit%2frest@22.0.1',
     provenance: { predicateType: 'https://slsa.dev/provenance/v1' },
   };
+  // listed, but the fixture upstream serves no attestations for it
+  doc.versions['22.0.0'].dist.attestations = {
+    url: 'https://registry.invalid/-/npm/v1/attestations/@octokit%2frest@22.0.0',
+    provenance: { predicateType: 'https://slsa.dev/provenance/v1' },
+  };
   return doc;
 }
 
@@ -96,6 +101,7 @@ describe('publisher layer against a fixture upstream', { timeout: 900_000 }, () 
       'not-licensed@1.0.0',
       'tiny-tarball@1.0.0',
       '@octokit/rest@22.0.1',
+      '@octokit/rest@22.0.0',
     ];
     const queued = await vetted.api('/verify', { token, body: { specs } });
     assert.equal(queued.status, 200, JSON.stringify(queued.body));
@@ -192,6 +198,15 @@ describe('publisher layer against a fixture upstream', { timeout: 900_000 }, () 
     assert.equal(layer.summary.provenance.repository, 'https://github.com/octokit/rest.js');
     assert.notEqual(layer.outcome, 'unavailable');
     assert.ok(upstream.requests.includes('/-/npm/v1/attestations/@octokit%2frest@22.0.1'));
+  });
+
+  it('holds a version whose listed provenance the registry does not serve', async () => {
+    const record = await waitForStatus(vetted, '@octokit/rest', '22.0.0', VERDICT_MS);
+    assert.equal(record.status, 'held');
+    const [unreadable] = findings(record, 'PROVENANCE_UNREADABLE');
+    assert.match(unreadable.message, /^22\.0\.0 lists provenance that could not be read: .*404/);
+    assert.equal(publisherLayer(record).outcome, 'fail');
+    assert.match(record.reasons.join('\n'), /PROVENANCE_UNREADABLE/);
   });
 
   it('refuses a look-alike name with "did you mean" in npm\'s output', async () => {

@@ -110,7 +110,7 @@ describe('release line', () => {
     const prev = doc.versions!['1.0.1']!;
     prev.dist = {
       ...prev.dist,
-      attestations: { url: 'x' },
+      attestations: { url: 'x', provenance: { predicateType: 'https://slsa.dev/provenance/v1' } },
       signatures: [{ keyid: 'k', sig: 's' }],
     } as never;
     prev._npmUser = { name: 'isaacs', trustedPublisher: { id: 'github' } };
@@ -243,5 +243,30 @@ describe('release line baseline', () => {
     const r = checkReleaseLine(doc, '1.0.4', { admitted: ['1.0.2'] });
     assert.equal(r.previous?.version, '1.0.2');
     assert.deepEqual(r.findings, []);
+  });
+
+  describe('when dist fields are there but unusable', () => {
+    const CASES: [string, Record<string, unknown>, string[]][] = [
+      ['empty signatures and attestations', { signatures: [], attestations: {} }, HELD.slice(2)],
+      ['a signatures object', { signatures: { keyid: 'k', sig: 's' } }, ['SIGNATURE_MISSING']],
+      ['a signature without sig', { signatures: [{ keyid: 'SHA256:k' }] }, ['SIGNATURE_MISSING']],
+      ['attestations without url', { attestations: { provenance: {} } }, ['PROVENANCE_DOWNGRADE']],
+      ['attestations without provenance', { attestations: { url: 'u' } }, ['PROVENANCE_DOWNGRADE']],
+    ];
+    for (const [what, fields, expected] of CASES) {
+      it(`counts ${what} as missing`, () => {
+        const doc = takeover();
+        const alice = doc.versions!['1.0.2']!;
+        doc.versions!['1.0.3'] = {
+          ...alice,
+          version: '1.0.3',
+          dist: { ...(alice.dist as object), ...fields },
+        };
+        const codes = checkReleaseLine(doc, '1.0.3', { admitted: ['1.0.2'] }).findings.map(
+          (f) => f.code,
+        );
+        assert.deepEqual(codes, expected);
+      });
+    }
   });
 });

@@ -225,7 +225,10 @@ function comparePublishers(
   return findings;
 }
 
-/** Provenance and registry signatures present on the previous release and missing now. */
+/**
+ * Provenance and registry signatures present on the baseline and missing now. A field that is
+ * there but unusable (`signatures: []`, `attestations: {}`) counts as missing.
+ */
 function compareDist(
   version: string,
   manifest: PackumentVersion,
@@ -234,23 +237,46 @@ function compareDist(
   const findings: Finding[] = [];
   const dist = record(manifest.dist);
   const prevDist = record(previous.manifest.dist);
-  if (prevDist.attestations && !dist.attestations) {
+  if (hasAttestations(prevDist) && !hasAttestations(dist)) {
     findings.push({
       code: 'PROVENANCE_DOWNGRADE',
       severity: 'high',
       message: `${previous.version} was published with provenance; ${version} has none`,
-      evidence: { version, previousVersion: previous.version },
+      evidence: { version, previousVersion: previous.version, attestations: dist.attestations },
     });
   }
-  if (Array.isArray(prevDist.signatures) && prevDist.signatures.length > 0 && !dist.signatures) {
+  if (hasSignatures(prevDist) && !hasSignatures(dist)) {
     findings.push({
       code: 'SIGNATURE_MISSING',
       severity: 'high',
       message: `${previous.version} carries registry signatures; ${version} carries none`,
-      evidence: { version, previousVersion: previous.version },
+      evidence: { version, previousVersion: previous.version, signatures: dist.signatures },
     });
   }
   return findings;
+}
+
+/** `dist.signatures` as a non-empty list of `{ keyid, sig }` strings; anything else is none. */
+export function hasSignatures(dist: Record<string, unknown>): boolean {
+  const list = dist.signatures;
+  return (
+    Array.isArray(list) &&
+    list.length > 0 &&
+    list.every((e) => {
+      const entry = record(e);
+      return typeof entry.keyid === 'string' && entry.keyid !== '' && isText(entry.sig);
+    })
+  );
+}
+
+/** `dist.attestations` with a url and the provenance's predicate type; anything else is none. */
+export function hasAttestations(dist: Record<string, unknown>): boolean {
+  const attestations = record(dist.attestations);
+  return isText(attestations.url) && isText(record(attestations.provenance).predicateType);
+}
+
+function isText(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
 }
 
 function compareRepository(

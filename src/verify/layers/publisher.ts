@@ -12,7 +12,7 @@ import { outcomeOf } from '../layer';
 import type { KeySource } from '../identity/signatures';
 import { checkSignatures } from '../identity/signatures';
 import type { ProvenanceFacts, ProvenanceVerifier } from '../identity/provenance';
-import { checkReleaseLine } from '../identity/release-line';
+import { checkReleaseLine, hasAttestations } from '../identity/release-line';
 import type { DependencyLookup } from '../identity/dependencies';
 import type { TyposquatCheck } from '../identity/typosquat';
 import { fetchRegistryJson } from '../identity/registry-json';
@@ -24,6 +24,7 @@ export const PUBLISHER_FAILING: ReadonlySet<string> = new Set([
   'TRUSTED_PUBLISHER_DROPPED',
   'PROVENANCE_DOWNGRADE',
   'PROVENANCE_INVALID',
+  'PROVENANCE_UNREADABLE',
   'PROVENANCE_REPOSITORY_MISMATCH',
   'SIGNATURE_INVALID',
   'SIGNATURE_KEY_UNKNOWN',
@@ -115,12 +116,28 @@ export function createPublisherLayer(options: PublisherLayerOptions): Layer {
       }
 
       // 4. provenance, verified offline
-      if (!dist.attestations) {
-        parts.provenance = { status: 'none', reason: 'no dist.attestations on this version' };
+      // an attestations field without a url and predicate type counts as none (the release
+      // line reports it as a downgrade when the baseline had provenance)
+      if (!hasAttestations(dist)) {
+        parts.provenance = {
+          status: 'none',
+          reason:
+            dist.attestations === undefined
+              ? 'no dist.attestations on this version'
+              : 'dist.attestations names no url and provenance',
+        };
       } else {
         const result = await checkAttestations(options, input);
-        if ('reason' in result) parts.provenance = { status: 'unavailable', reason: result.reason };
-        else {
+        if ('reason' in result) {
+          // listed but not served: the registry claims provenance nobody can check
+          findings.push({
+            code: 'PROVENANCE_UNREADABLE',
+            severity: 'high',
+            message: `${version} lists provenance that ${result.reason}`,
+            evidence: { version, attestations: dist.attestations },
+          });
+          parts.provenance = { status: 'unavailable', reason: result.reason };
+        } else {
           findings.push(...result.findings);
           parts.provenance = { status: 'checked' };
           Object.assign(summary, { provenance: result.provenance });
@@ -164,7 +181,7 @@ export function createPublisherLayer(options: PublisherLayerOptions): Layer {
   };
 }
 
-/** Fetches and verifies the attestations; a registry that cannot serve them is `unavailable`. */
+/** Fetches and verifies the attestations, or says why they could not be read. */
 async function checkAttestations(
   options: PublisherLayerOptions,
   input: LayerInput,
@@ -172,7 +189,7 @@ async function checkAttestations(
   const { name, version, signal } = input;
   const spec = `${name.replace('/', '%2f')}@${version}`;
   const read = await fetchRegistryJson(`${options.registry}-/npm/v1/attestations/${spec}`, signal);
-  if (!read.ok) return { reason: `the attestations could not be read: ${read.reason}` };
+  if (!read.ok) return { reason: `could not be read: ${read.reason}` };
   const keys = await options.keys.load(signal);
   const checked = options.provenance.check({
     name,
