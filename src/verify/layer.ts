@@ -65,9 +65,17 @@ export async function runLayer(layer: Layer, input: LayerInput): Promise<LayerRe
   }
 }
 
-/** The outcome implied by findings: the worst one wins. */
-export function outcomeOf(findings: Finding[], failing: ReadonlySet<string>): Outcome {
+/**
+ * The outcome implied by findings: the worst one wins. A layer that could not check what it is
+ * for (`unavailable`) still fails on a failing finding; otherwise it is `unavailable`.
+ */
+export function outcomeOf(
+  findings: Finding[],
+  failing: ReadonlySet<string>,
+  unavailable = false,
+): Outcome {
   if (findings.some((f) => failing.has(f.code))) return 'fail';
+  if (unavailable) return 'unavailable';
   return findings.some((f) => f.severity !== 'info') ? 'warn' : 'pass';
 }
 

@@ -246,6 +246,21 @@ describe('publisher layer against the mirror registry', { timeout: 600_000 }, ()
     assert.equal(record.status, 'verified');
     assert.match(record.warnings.join('\n'), /IDENTITY_UNAVAILABLE/);
   });
+
+  it('fails a look-alike name even though the identity cannot be checked', async () => {
+    const token = await vetted.adminToken();
+    await vetted.api('/verify', { token, body: { specs: ['loadsh@1.0.1'] } });
+    const record = await waitForStatus(vetted, 'loadsh', '1.0.1', VERDICT_MS);
+    const layer = publisherLayer(record);
+    assert.equal(layer.outcome, 'fail');
+    assert.match(layer.reason, /the registry gives no _npmUser\/maintainers for this package/);
+    assert.deepEqual(
+      layer.findings.map((f: Json) => f.code),
+      ['TYPOSQUAT', 'IDENTITY_UNAVAILABLE'],
+    );
+    assert.equal(record.status, 'held');
+    assert.match(record.reasons[0], /^TYPOSQUAT: .*did you mean "lodash"\?/);
+  });
 });
 
 describe('packages published to vetted itself', { timeout: 600_000 }, () => {

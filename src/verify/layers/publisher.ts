@@ -2,9 +2,10 @@
  * The publisher identity layer (DESIGN.md layer 2, with typosquat detection): who published a
  * version and how, against the earlier versions of its release line; registry signatures;
  * Sigstore provenance; new dependencies; look-alike names. Each part says whether it could
- * check anything. The layer is `unavailable` when none of publishers, signatures and
- * provenance could (a registry that strips those fields), and still reports what the other
- * parts found. Parts live in `verify/identity/`; this file only runs them and sums up.
+ * check anything. When none of publishers, signatures and provenance could (a registry that
+ * strips those fields), that is an IDENTITY_UNAVAILABLE finding and the layer is `unavailable`,
+ * unless another part found something that fails it. Parts live in `verify/identity/`; this
+ * file only runs them and sums up.
  */
 import type { Finding } from '../../types';
 import type { Layer, LayerInput } from '../layer';
@@ -174,7 +175,9 @@ export function createPublisherLayer(options: PublisherLayerOptions): Layer {
           message: `the publisher identity could not be checked: ${reason}`,
           evidence: { parts },
         });
-        return { outcome: 'unavailable', reason, findings, summary };
+        // a look-alike name fails the layer even where the identity cannot be checked
+        const outcome = outcomeOf(findings, PUBLISHER_FAILING, true);
+        return { outcome, reason, findings, summary };
       }
       return { outcome: outcomeOf(findings, PUBLISHER_FAILING), findings, summary };
     },
