@@ -158,6 +158,8 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     store,
     policy,
     previousOf,
+    admittedOf: async (name) =>
+      (await index.list({ name })).filter((r) => isAdmitted(r.status)).map((r) => r.version),
     layers: [
       publisher,
       ...(advisories ? [createAdvisoriesLayer(advisories)] : []),

@@ -29,6 +29,8 @@ export interface EngineDeps {
   layers?: Layer[];
   /** The newest admitted version below this one, with its verified bytes. */
   previousOf?: (name: string, version: string) => Promise<PreviousVersion | undefined>;
+  /** Every version of the package admitted so far, for the release-line baseline. */
+  admittedOf?: (name: string) => Promise<string[]>;
 }
 
 export interface Engine {
@@ -56,6 +58,7 @@ export function createEngine(deps: EngineDeps): Engine {
     if (fetched.tarball) {
       stored = await deps.store.put(versionKey(name, version), fetched.tarball);
       const previous = await deps.previousOf?.(name, version);
+      const admitted = await deps.admittedOf?.(name);
       const input: LayerInput = {
         name,
         version,
@@ -64,6 +67,7 @@ export function createEngine(deps: EngineDeps): Engine {
         tarball: fetched.tarball,
         signal,
         ...(previous ? { previous } : {}),
+        ...(admitted ? { admitted } : {}),
       };
       for (const layer of layers) results.push(await runLayer(layer, input));
     }

@@ -23,6 +23,11 @@ export interface LayerInput {
    * verified bytes: what is new since then matters most. Undefined when there is none.
    */
   previous?: PreviousVersion;
+  /**
+   * Every version of the package admitted so far (verified or approved), whatever its line:
+   * the baseline a release line is compared with. Undefined when the engine was not told.
+   */
+  admitted?: readonly string[];
   signal: AbortSignal;
 }
 
@@ -60,9 +65,17 @@ export async function runLayer(layer: Layer, input: LayerInput): Promise<LayerRe
   }
 }
 
-/** The outcome implied by findings: the worst one wins. */
-export function outcomeOf(findings: Finding[], failing: ReadonlySet<string>): Outcome {
+/**
+ * The outcome implied by findings: the worst one wins. A layer that could not check what it is
+ * for (`unavailable`) still fails on a failing finding; otherwise it is `unavailable`.
+ */
+export function outcomeOf(
+  findings: Finding[],
+  failing: ReadonlySet<string>,
+  unavailable = false,
+): Outcome {
   if (findings.some((f) => failing.has(f.code))) return 'fail';
+  if (unavailable) return 'unavailable';
   return findings.some((f) => f.severity !== 'info') ? 'warn' : 'pass';
 }
 

@@ -59,6 +59,11 @@ async function octokitWithProvenance() {
     url: 'https://registry.invalid/-/npm/v1/attestations/@octokit%2frest@22.0.1',
     provenance: { predicateType: 'https://slsa.dev/provenance/v1' },
   };
+  // listed, but the fixture upstream serves no attestations for it
+  doc.versions['22.0.0'].dist.attestations = {
+    url: 'https://registry.invalid/-/npm/v1/attestations/@octokit%2frest@22.0.0',
+    provenance: { predicateType: 'https://slsa.dev/provenance/v1' },
+  };
   return doc;
 }
 
@@ -91,14 +96,12 @@ describe('publisher layer against a fixture upstream', { timeout: 900_000 }, () 
     token = await vetted.adminToken();
     const specs = [
       'wrappy@1.0.2',
-      'inflight@1.0.3',
-      'inflight@1.0.5',
-      'inflight@1.0.6',
       'eslint-scope@3.7.3',
       'eslint-scope@4.0.3',
       'not-licensed@1.0.0',
       'tiny-tarball@1.0.0',
       '@octokit/rest@22.0.1',
+      '@octokit/rest@22.0.0',
     ];
     const queued = await vetted.api('/verify', { token, body: { specs } });
     assert.equal(queued.status, 200, JSON.stringify(queued.body));
@@ -122,13 +125,24 @@ describe('publisher layer against a fixture upstream', { timeout: 900_000 }, () 
   });
 
   it("follows inflight's publishers isaacs -> othiym23 -> zkat -> isaacs", async () => {
+    // one at a time, oldest first: each is compared with the newest admitted one of the line
+    // (1.0.3 with 1.0.2, as nothing is admitted yet; 1.0.5 with 1.0.3, not the unseen 1.0.4)
     const expected = {
       '1.0.3': '1.0.3 was published by othiym23; 1.0.2 by isaacs (othiym23 is new to this line)',
-      '1.0.5': '1.0.5 was published by zkat; 1.0.4 by othiym23 (zkat is new to this line)',
+      '1.0.5': '1.0.5 was published by zkat; 1.0.3 by othiym23 (zkat is new to this line)',
       '1.0.6': '1.0.6 was published by isaacs; 1.0.5 by zkat',
     };
     for (const [version, message] of Object.entries(expected)) {
+      const queued = await vetted.api('/verify', {
+        token,
+        body: { specs: [`inflight@${version}`] },
+      });
+      assert.equal(queued.status, 200, JSON.stringify(queued.body));
       const record = await waitForStatus(vetted, 'inflight', version, VERDICT_MS);
+      assert.equal(
+        publisherLayer(record).summary.baseline,
+        version === '1.0.3' ? 'earlier' : 'admitted',
+      );
       assert.equal(findings(record, 'PUBLISHER_CHANGED')[0]?.message, message, version);
       assert.equal(record.status, 'verified', `${version}: ${record.reasons}`);
     }
@@ -186,6 +200,15 @@ describe('publisher layer against a fixture upstream', { timeout: 900_000 }, () 
     assert.ok(upstream.requests.includes('/-/npm/v1/attestations/@octokit%2frest@22.0.1'));
   });
 
+  it('holds a version whose listed provenance the registry does not serve', async () => {
+    const record = await waitForStatus(vetted, '@octokit/rest', '22.0.0', VERDICT_MS);
+    assert.equal(record.status, 'held');
+    const [unreadable] = findings(record, 'PROVENANCE_UNREADABLE');
+    assert.match(unreadable.message, /^22\.0\.0 lists provenance that could not be read: .*404/);
+    assert.equal(publisherLayer(record).outcome, 'fail');
+    assert.match(record.reasons.join('\n'), /PROVENANCE_UNREADABLE/);
+  });
+
   it('refuses a look-alike name with "did you mean" in npm\'s output', async () => {
     const project = mkdtempSync(path.join(tmpdir(), 'vetted-squat-'));
     const { env } = npmEnv(`${vetted.url}/`);
@@ -222,6 +245,21 @@ describe('publisher layer against the mirror registry', { timeout: 600_000 }, ()
     assert.equal(layer.summary.parts.typosquat.status, 'checked');
     assert.equal(record.status, 'verified');
     assert.match(record.warnings.join('\n'), /IDENTITY_UNAVAILABLE/);
+  });
+
+  it('fails a look-alike name even though the identity cannot be checked', async () => {
+    const token = await vetted.adminToken();
+    await vetted.api('/verify', { token, body: { specs: ['loadsh@1.0.1'] } });
+    const record = await waitForStatus(vetted, 'loadsh', '1.0.1', VERDICT_MS);
+    const layer = publisherLayer(record);
+    assert.equal(layer.outcome, 'fail');
+    assert.match(layer.reason, /the registry gives no _npmUser\/maintainers for this package/);
+    assert.deepEqual(
+      layer.findings.map((f: Json) => f.code),
+      ['TYPOSQUAT', 'IDENTITY_UNAVAILABLE'],
+    );
+    assert.equal(record.status, 'held');
+    assert.match(record.reasons[0], /^TYPOSQUAT: .*did you mean "lodash"\?/);
   });
 });
 
@@ -280,5 +318,23 @@ describe('packages published to vetted itself', { timeout: 600_000 }, () => {
       /^PUBLISHER_NEW_ACCOUNT: 1\.0\.1 was published by bob, .* after admin published 1\.0\.0/,
     );
     assert.match(`${second.stdout}${second.stderr}`, /PUBLISHER_NEW_ACCOUNT/);
+
+    // bob's next version is compared with admin's admitted 1.0.0, not with bob's held 1.0.1
+    await bumpVersion(dir, '1.0.2');
+    await publishPackage(dir, `${vetted.url}/`, await vetted.userToken('bob'));
+    const third = await runNpm(['install', 'vt-private-lib@1.0.2', '--no-audit', '--no-fund'], {
+      cwd: project,
+      env,
+      timeoutMs: 240_000,
+    });
+    assert.notEqual(third.code, 0, third.stdout);
+    const again = await waitForStatus(vetted, 'vt-private-lib', '1.0.2', VERDICT_MS);
+    assert.equal(again.status, 'held');
+    assert.match(
+      again.reasons[0],
+      /^PUBLISHER_NEW_ACCOUNT: 1\.0\.2 was published by bob, who published no admitted version of this line and was not a maintainer of 1\.0\.0; their first release since, 1\.0\.1, came 0 h after admin published 1\.0\.0/,
+    );
+    assert.equal(publisherLayer(again).summary.previous, '1.0.0');
+    assert.deepEqual(publisherLayer(again).summary.skipped, ['1.0.1']);
   });
 });

@@ -70,7 +70,9 @@ describe('release line', () => {
   it("follows inflight's publishers isaacs, othiym23, zkat, isaacs", () => {
     const doc = packument('inflight');
     assert.deepEqual(codesOf(doc, '1.0.3'), ['PUBLISHER_CHANGED', 'MAINTAINERS_CHANGED']);
-    assert.deepEqual(codesOf(doc, '1.0.4'), []);
+    // othiym23's own 1.0.3 does not vouch for his 1.0.4 until someone admits it
+    assert.deepEqual(codesOf(doc, '1.0.4'), ['PUBLISHER_CHANGED', 'MAINTAINERS_CHANGED']);
+    assert.deepEqual(checkReleaseLine(doc, '1.0.4', { admitted: ['1.0.3'] }).findings, []);
     assert.deepEqual(codesOf(doc, '1.0.5'), [
       'PUBLISHER_CHANGED',
       'MAINTAINERS_CHANGED',
@@ -108,7 +110,7 @@ describe('release line', () => {
     const prev = doc.versions!['1.0.1']!;
     prev.dist = {
       ...prev.dist,
-      attestations: { url: 'x' },
+      attestations: { url: 'x', provenance: { predicateType: 'https://slsa.dev/provenance/v1' } },
       signatures: [{ keyid: 'k', sig: 's' }],
     } as never;
     prev._npmUser = { name: 'isaacs', trustedPublisher: { id: 'github' } };
@@ -147,5 +149,124 @@ describe('release line', () => {
       r.findings.map((f) => f.code),
       [],
     );
+  });
+});
+
+/** alice publishes 1.0.0-1.0.2 with provenance, signatures and trusted publishing, then mallory
+ * publishes a throwaway 1.0.3 an hour later and 1.0.4 six minutes after that. */
+function takeover(over: Record<string, Record<string, unknown>> = {}): Packument {
+  const dist = {
+    integrity: 'sha512-x',
+    signatures: [{ keyid: 'SHA256:k', sig: 'c2ln' }],
+    attestations: { url: 'u', provenance: { predicateType: 'https://slsa.dev/provenance/v1' } },
+  };
+  const v = (version: string, user: string) => ({
+    name: 'p',
+    version,
+    _npmUser: {
+      name: user,
+      email: `${user}@x`,
+      ...(user === 'alice' ? { trustedPublisher: { id: 'github' } } : {}),
+    },
+    maintainers: [{ name: 'alice', email: 'alice@x' }],
+    dist: user === 'alice' ? dist : { integrity: `sha512-${version}` },
+    ...over[version],
+  });
+  const base = Date.parse('2024-01-01T00:00:00Z');
+  const hours = { '1.0.0': 0, '1.0.1': 100, '1.0.2': 200, '1.0.3': 201, '1.0.4': 201.1 };
+  return {
+    name: 'p',
+    versions: Object.fromEntries(
+      Object.keys(hours).map((ver) => [ver, v(ver, ver < '1.0.3' ? 'alice' : 'mallory')]),
+    ),
+    time: Object.fromEntries(
+      Object.entries(hours).map(([ver, h]) => [ver, new Date(base + h * 3600e3).toISOString()]),
+    ),
+  } as Packument;
+}
+
+describe('release line baseline', () => {
+  const HELD = [
+    'PUBLISHER_NEW_ACCOUNT',
+    'TRUSTED_PUBLISHER_DROPPED',
+    'PROVENANCE_DOWNGRADE',
+    'SIGNATURE_MISSING',
+  ];
+
+  describe("when a new account's throwaway version sits between the admitted one and this", () => {
+    it('compares with the newest admitted version and still holds', () => {
+      const r = checkReleaseLine(takeover(), '1.0.4', { admitted: ['1.0.0', '1.0.1', '1.0.2'] });
+      assert.equal(r.previous?.version, '1.0.2');
+      assert.equal(r.basis, 'admitted');
+      assert.deepEqual(r.skipped, ['1.0.3']);
+      assert.deepEqual(
+        r.findings.map((f) => f.code),
+        HELD,
+      );
+      assert.equal(
+        r.findings[0]?.message,
+        '1.0.4 was published by mallory, who published no admitted version of this line and was not a maintainer of 1.0.2; their first release since, 1.0.3, came 1 h after alice published 1.0.2',
+      );
+    });
+
+    it('ignores admitted versions of other lines and later ones', () => {
+      const doc = takeover();
+      doc.versions!['2.0.0'] = { ...doc.versions!['1.0.3']!, version: '2.0.0' };
+      doc.time!['2.0.0'] = doc.time!['1.0.3']!;
+      const r = checkReleaseLine(doc, '1.0.3', { admitted: ['1.0.1', '1.0.4', '2.0.0'] });
+      assert.equal(r.previous?.version, '1.0.1');
+      assert.deepEqual(r.skipped, ['1.0.2']);
+    });
+
+    it('holds the same way when nothing in the line is admitted yet', () => {
+      const r = checkReleaseLine(takeover(), '1.0.4');
+      assert.equal(r.previous?.version, '1.0.2');
+      assert.equal(r.basis, 'earlier');
+      assert.deepEqual(
+        r.findings.map((f) => f.code),
+        HELD,
+      );
+    });
+  });
+
+  it('takes an approved throwaway as the baseline once a person admitted it', () => {
+    const r = checkReleaseLine(takeover(), '1.0.4', { admitted: ['1.0.2', '1.0.3'] });
+    assert.equal(r.previous?.version, '1.0.3');
+    assert.deepEqual(r.findings, []);
+  });
+
+  it('leaves the usual publisher alone across a version nobody admitted', () => {
+    const doc = takeover();
+    for (const v of ['1.0.3', '1.0.4']) {
+      doc.versions![v] = { ...doc.versions!['1.0.2']!, version: v };
+    }
+    const r = checkReleaseLine(doc, '1.0.4', { admitted: ['1.0.2'] });
+    assert.equal(r.previous?.version, '1.0.2');
+    assert.deepEqual(r.findings, []);
+  });
+
+  describe('when dist fields are there but unusable', () => {
+    const CASES: [string, Record<string, unknown>, string[]][] = [
+      ['empty signatures and attestations', { signatures: [], attestations: {} }, HELD.slice(2)],
+      ['a signatures object', { signatures: { keyid: 'k', sig: 's' } }, ['SIGNATURE_MISSING']],
+      ['a signature without sig', { signatures: [{ keyid: 'SHA256:k' }] }, ['SIGNATURE_MISSING']],
+      ['attestations without url', { attestations: { provenance: {} } }, ['PROVENANCE_DOWNGRADE']],
+      ['attestations without provenance', { attestations: { url: 'u' } }, ['PROVENANCE_DOWNGRADE']],
+    ];
+    for (const [what, fields, expected] of CASES) {
+      it(`counts ${what} as missing`, () => {
+        const doc = takeover();
+        const alice = doc.versions!['1.0.2']!;
+        doc.versions!['1.0.3'] = {
+          ...alice,
+          version: '1.0.3',
+          dist: { ...(alice.dist as object), ...fields },
+        };
+        const codes = checkReleaseLine(doc, '1.0.3', { admitted: ['1.0.2'] }).findings.map(
+          (f) => f.code,
+        );
+        assert.deepEqual(codes, expected);
+      });
+    }
   });
 });

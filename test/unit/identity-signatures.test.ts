@@ -2,6 +2,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -127,17 +128,33 @@ describe('registry signatures', () => {
     assert.throws(() => toRegistryKeys({}), /expected/);
     assert.throws(() => toRegistryKeys({ keys: [{ keyid: 'x', keytype: 'ed25519', key: 'AA' }] }));
   });
+
+  it('skips a key that does not parse, or is not P-256, and keeps the others', () => {
+    const body = JSON.parse(readFileSync(KEYS_FILE, 'utf8'));
+    const ed25519 = generateKeyPairSync('ed25519')
+      .publicKey.export({ format: 'der', type: 'spki' })
+      .toString('base64');
+    body.keys.unshift(
+      { keyid: 'SHA256:broken', keytype: 'ecdsa-sha2-nistp256', key: 'bm90IGEga2V5' },
+      { keyid: 'SHA256:ed', keytype: 'ecdsa-sha2-nistp256', key: ed25519 },
+    );
+    assert.deepEqual(
+      toRegistryKeys(body).map((k) => k.keyid),
+      [EXPIRING, LASTING],
+    );
+  });
 });
 
 describe('createKeySource', () => {
   let hits = 0;
   let answer = 404;
-  const body = readFileSync(KEYS_FILE);
+  let body = readFileSync(KEYS_FILE, 'utf8');
   const server = createServer((req, res) => {
     hits++;
     assert.equal(req.url, '/-/npm/v1/keys');
     res.statusCode = answer;
-    res.end(answer === 200 ? body : '{}');
+    // a little late, so loads made at once overlap
+    setTimeout(() => res.end(answer === 200 ? body : '{}'), 50);
   });
   const ready = new Promise<string>((resolve) =>
     server.listen(0, '127.0.0.1', () =>
@@ -156,6 +173,30 @@ describe('createKeySource', () => {
     const set = await createKeySource({ registry: await ready, fallbackFile: KEYS_FILE }).load();
     assert.equal(set.keys?.length, 2);
     assert.equal(set.keys ? set.source : '', 'fallback');
+  });
+
+  it('asks an upstream without keys once, for loads at once and later', async () => {
+    const source = createKeySource({ registry: await ready, fallbackFile: KEYS_FILE });
+    const before = hits;
+    const sets = await Promise.all([source.load(), source.load(), source.load()]);
+    const later = await source.load();
+    assert.equal(hits - before, 1);
+    for (const set of [...sets, later]) assert.equal(set.keys ? set.source : '', 'fallback');
+  });
+
+  it("uses the upstream's good keys when one entry is malformed", async () => {
+    answer = 200;
+    const doc = JSON.parse(readFileSync(KEYS_FILE, 'utf8'));
+    doc.keys.push({ keyid: 'SHA256:broken', keytype: 'ecdsa-sha2-nistp256', key: '!!' });
+    body = JSON.stringify(doc);
+    const set = await createKeySource({ registry: await ready, fallbackFile: KEYS_FILE }).load();
+    body = readFileSync(KEYS_FILE, 'utf8');
+    answer = 404;
+    assert.equal(set.keys ? set.source : '', 'upstream');
+    assert.deepEqual(
+      set.keys?.map((k) => k.keyid),
+      [EXPIRING, LASTING],
+    );
   });
 
   it("uses the upstream's keys and caches them", async () => {

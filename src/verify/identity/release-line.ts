@@ -3,7 +3,13 @@
  * minor), ordered by publish time: who published it, the maintainer set, trusted publishing,
  * provenance and signatures present before and missing now, the repository, new dependencies,
  * and the release pattern. Comparing across majors is where such tools raise false alarms, so
- * nothing here does. Pure: reads only the packument.
+ * nothing here does.
+ *
+ * The baseline is the newest admitted version of the line, and the publishers who published
+ * admitted versions of it: a version nobody admitted (a throwaway release held for review) must
+ * not become the yardstick of the next one. When nothing in the line is admitted yet, the
+ * earlier versions are the baseline, except that a publisher's own releases since they first
+ * appeared in the line never vouch for them. Pure: reads only the packument and the admitted set.
  */
 import semver from 'semver';
 import type { Packument, PackumentVersion } from '../../registry/packument';
@@ -21,19 +27,35 @@ export interface ReleaseLineCheck {
   findings: Finding[];
   /** Why the publisher comparison could not run; undefined when it ran. */
   publishersUnavailable?: string;
-  /** The version this one is compared with (the newest earlier one in its line). */
+  /**
+   * The version this one is compared with: the newest admitted earlier one in its line, else
+   * the newest earlier one not published by a publisher new to the line since.
+   */
   previous?: { version: string; manifest: PackumentVersion; publishedAt?: Date };
+  /** `admitted`: the baseline is an admitted version; `earlier`: nothing in the line is. */
+  basis?: 'admitted' | 'earlier';
+  /** Earlier versions of the line published after the baseline, which it skips. */
+  skipped: string[];
   publisher?: string;
   publishedAt?: Date;
   /** Dependencies this version has and the previous one did not. */
   newDependencies: string[];
 }
 
+export interface ReleaseLineOptions {
+  /** Versions of the package admitted so far (verified or approved). Default: none. */
+  admitted?: Iterable<string>;
+}
+
 /**
  * Compares `version` with its release line.
- * @example checkReleaseLine(packument, '1.0.2').findings
+ * @example checkReleaseLine(packument, '1.0.4', { admitted: ['1.0.0', '1.0.2'] }).findings
  */
-export function checkReleaseLine(packument: Packument, version: string): ReleaseLineCheck {
+export function checkReleaseLine(
+  packument: Packument,
+  version: string,
+  options: ReleaseLineOptions = {},
+): ReleaseLineCheck {
   const versions = packument.versions ?? {};
   const manifest = versions[version] ?? {};
   const publishedAt = timeOf(packument, version);
@@ -42,7 +64,9 @@ export function checkReleaseLine(packument: Packument, version: string): Release
     .filter((v) => v !== version && semver.valid(v) && lineOf(v) === line)
     .filter((v) => isBefore(packument, v, version))
     .sort((a, b) => order(packument, a, b));
-  const prevVersion = earlier.at(-1);
+  const base = baselineOf(packument, earlier, publisherOf(manifest), new Set(options.admitted));
+  const prevVersion = base.pool.at(-1);
+  const skipped = prevVersion ? earlier.slice(earlier.indexOf(prevVersion) + 1) : [];
   const previous = prevVersion
     ? {
         version: prevVersion,
@@ -56,7 +80,7 @@ export function checkReleaseLine(packument: Packument, version: string): Release
   );
 
   if (previous && hasPublisherData) {
-    findings.push(...comparePublishers(packument, version, earlier, previous, publishedAt));
+    findings.push(...comparePublishers(packument, version, base.pool, previous, skipped));
   }
   if (hasPublisherData) findings.push(...checkPattern(packument, version, publishedAt));
   if (previous) findings.push(...compareDist(version, manifest, previous));
@@ -73,20 +97,50 @@ export function checkReleaseLine(packument: Packument, version: string): Release
   return {
     findings,
     ...(hasPublisherData ? {} : { publishersUnavailable: NO_PUBLISHER_DATA }),
-    ...(previous ? { previous } : {}),
+    ...(previous ? { previous, basis: base.basis } : {}),
+    skipped,
     ...(publisherOf(manifest) ? { publisher: publisherOf(manifest) } : {}),
     ...(publishedAt ? { publishedAt } : {}),
     newDependencies,
   };
 }
 
-/** Publisher, maintainers and trusted publishing against the earlier versions of the line. */
+/**
+ * Where the comparison starts. `pool` is the baseline versions, oldest first; its last is the
+ * version compared with. Admitted versions of the line win. Without them, the earlier versions
+ * are the pool, cut before the current publisher's first release when that publisher appeared
+ * after another one without having published or maintained the line before: their own run of
+ * releases (a throwaway first version, say) never makes them the baseline of the next.
+ */
+function baselineOf(
+  packument: Packument,
+  earlier: string[],
+  publisher: string | undefined,
+  admitted: ReadonlySet<string>,
+): { pool: string[]; basis: 'admitted' | 'earlier' } {
+  const admittedEarlier = earlier.filter((v) => admitted.has(v));
+  if (admittedEarlier.length > 0) return { pool: admittedEarlier, basis: 'admitted' };
+  const versions = packument.versions ?? {};
+  const by = (v: string) => publisherOf(versions[v] ?? {});
+  const lastOther = earlier.findLastIndex((v) => by(v) !== undefined && by(v) !== publisher);
+  if (!publisher || lastOther < 0) return { pool: earlier, basis: 'earlier' };
+  const upTo = earlier.slice(0, lastOther + 1);
+  const known =
+    upTo.some((v) => by(v) === publisher) ||
+    (maintainersOf(versions[upTo.at(-1)!] ?? {}) ?? []).includes(publisher);
+  return { pool: known ? earlier : upTo, basis: 'earlier' };
+}
+
+/**
+ * Publisher, maintainers and trusted publishing against the baseline. How soon a new publisher
+ * came is measured to their first release after the baseline, whatever they published since.
+ */
 function comparePublishers(
   packument: Packument,
   version: string,
-  earlier: string[],
+  pool: string[],
   previous: NonNullable<ReleaseLineCheck['previous']>,
-  publishedAt: Date | undefined,
+  skipped: string[],
 ): Finding[] {
   const versions = packument.versions ?? {};
   const manifest = versions[version] ?? {};
@@ -94,13 +148,17 @@ function comparePublishers(
   const publisher = publisherOf(manifest);
   const prevPublisher = publisherOf(previous.manifest);
   if (publisher && prevPublisher && publisher !== prevPublisher) {
-    const seen = earlier.map((v) => publisherOf(versions[v] ?? {})).filter((p) => p !== undefined);
+    const seen = pool.map((v) => publisherOf(versions[v] ?? {})).filter((p) => p !== undefined);
     const usual = mostCommon(seen);
     const prevMaintainers = maintainersOf(previous.manifest) ?? [];
+    const since = skipped.filter((v) => publisherOf(versions[v] ?? {}) === publisher);
+    const first = since[0] ?? version;
+    const firstAt = timeOf(packument, first);
     const gap =
-      publishedAt && previous.publishedAt
-        ? publishedAt.getTime() - previous.publishedAt.getTime()
+      firstAt && previous.publishedAt
+        ? firstAt.getTime() - previous.publishedAt.getTime()
         : undefined;
+    const hours = gap === undefined ? undefined : Math.round(gap / 36e5);
     const evidence = {
       version,
       publisher,
@@ -108,7 +166,8 @@ function comparePublishers(
       previousPublisher: prevPublisher,
       usualPublisher: usual,
       previousMaintainers: prevMaintainers,
-      hoursSincePrevious: gap === undefined ? undefined : Math.round(gap / 36e5),
+      publishedSince: since,
+      hoursSincePrevious: hours,
     };
     const firstTime = !seen.includes(publisher) && !prevMaintainers.includes(publisher);
     if (
@@ -117,10 +176,15 @@ function comparePublishers(
       gap !== undefined &&
       gap <= NEW_PUBLISHER_WINDOW_MS
     ) {
+      const who = `was not a maintainer of ${previous.version}`;
+      const message =
+        since.length === 0
+          ? `${version} was published by ${publisher}, who never published this line and ${who}, ${hours} h after ${prevPublisher} published ${previous.version}`
+          : `${version} was published by ${publisher}, who published no admitted version of this line and ${who}; their first release since, ${first}, came ${hours} h after ${prevPublisher} published ${previous.version}`;
       findings.push({
         code: 'PUBLISHER_NEW_ACCOUNT',
         severity: 'high',
-        message: `${version} was published by ${publisher}, who never published this line and was not a maintainer of ${previous.version}, ${evidence.hoursSincePrevious} h after ${prevPublisher} published ${previous.version}`,
+        message,
         evidence,
       });
     } else {
@@ -161,7 +225,10 @@ function comparePublishers(
   return findings;
 }
 
-/** Provenance and registry signatures present on the previous release and missing now. */
+/**
+ * Provenance and registry signatures present on the baseline and missing now. A field that is
+ * there but unusable (`signatures: []`, `attestations: {}`) counts as missing.
+ */
 function compareDist(
   version: string,
   manifest: PackumentVersion,
@@ -170,23 +237,46 @@ function compareDist(
   const findings: Finding[] = [];
   const dist = record(manifest.dist);
   const prevDist = record(previous.manifest.dist);
-  if (prevDist.attestations && !dist.attestations) {
+  if (hasAttestations(prevDist) && !hasAttestations(dist)) {
     findings.push({
       code: 'PROVENANCE_DOWNGRADE',
       severity: 'high',
       message: `${previous.version} was published with provenance; ${version} has none`,
-      evidence: { version, previousVersion: previous.version },
+      evidence: { version, previousVersion: previous.version, attestations: dist.attestations },
     });
   }
-  if (Array.isArray(prevDist.signatures) && prevDist.signatures.length > 0 && !dist.signatures) {
+  if (hasSignatures(prevDist) && !hasSignatures(dist)) {
     findings.push({
       code: 'SIGNATURE_MISSING',
       severity: 'high',
       message: `${previous.version} carries registry signatures; ${version} carries none`,
-      evidence: { version, previousVersion: previous.version },
+      evidence: { version, previousVersion: previous.version, signatures: dist.signatures },
     });
   }
   return findings;
+}
+
+/** `dist.signatures` as a non-empty list of `{ keyid, sig }` strings; anything else is none. */
+export function hasSignatures(dist: Record<string, unknown>): boolean {
+  const list = dist.signatures;
+  return (
+    Array.isArray(list) &&
+    list.length > 0 &&
+    list.every((e) => {
+      const entry = record(e);
+      return typeof entry.keyid === 'string' && entry.keyid !== '' && isText(entry.sig);
+    })
+  );
+}
+
+/** `dist.attestations` with a url and the provenance's predicate type; anything else is none. */
+export function hasAttestations(dist: Record<string, unknown>): boolean {
+  const attestations = record(dist.attestations);
+  return isText(attestations.url) && isText(record(attestations.provenance).predicateType);
+}
+
+function isText(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
 }
 
 function compareRepository(

@@ -35,34 +35,65 @@ export interface KeySourceOptions {
   ttlMs?: number;
 }
 
+/** How soon an upstream that did not answer (network error, time limit) is asked again. */
+export const KEYS_RETRY_MS = 60_000;
+
 /**
  * Keys from the upstream, cached for `ttlMs`; the fallback file when the upstream has none.
+ * An upstream answer without usable keys (404, a body with no ECDSA key) is cached for `ttlMs`
+ * too, with the fallback it leads to; no answer at all for `KEYS_RETRY_MS`. Concurrent loads
+ * share one request.
  * @throws TypeError naming the file, when the fallback file cannot be read or holds no keys.
  */
 export function createKeySource(options: KeySourceOptions): KeySource {
   const ttl = options.ttlMs ?? 60 * 60 * 1000;
   const fallback = options.fallbackFile ? loadKeysFile(options.fallbackFile) : undefined;
-  let cached: { at: number; set: KeySet } | undefined;
+  let cached: { until: number; set: KeySet } | undefined;
+  let loading: Promise<KeySet> | undefined;
+
+  async function fetchKeys(): Promise<{ set: KeySet; keepMs: number }> {
+    const read = await fetchRegistryJson<unknown>(`${options.registry}-/npm/v1/keys`);
+    let set: KeySet;
+    if (read.ok) {
+      try {
+        set = { keys: toRegistryKeys(read.body), source: 'upstream' };
+      } catch (err) {
+        set = { keys: undefined, reason: `the upstream's keys are unusable: ${String(err)}` };
+      }
+    } else {
+      set = { keys: undefined, reason: `the upstream serves no registry keys (${read.reason})` };
+    }
+    // an HTTP answer is an answer; a read that got none is retried sooner
+    const keepMs = read.ok || read.status !== undefined ? ttl : Math.min(ttl, KEYS_RETRY_MS);
+    if (!set.keys && fallback) set = { keys: fallback, source: 'fallback' };
+    return { set, keepMs };
+  }
+
   return {
     async load(signal) {
-      if (cached && Date.now() - cached.at < ttl) return cached.set;
-      const read = await fetchRegistryJson<unknown>(`${options.registry}-/npm/v1/keys`, signal);
-      let set: KeySet;
-      if (read.ok) {
-        try {
-          set = { keys: toRegistryKeys(read.body), source: 'upstream' };
-        } catch (err) {
-          set = { keys: undefined, reason: `the upstream's keys are unusable: ${String(err)}` };
-        }
-      } else {
-        set = { keys: undefined, reason: `the upstream serves no registry keys (${read.reason})` };
-      }
-      if (!set.keys && fallback) return { keys: fallback, source: 'fallback' };
-      // a failed read is retried sooner than a good answer is refreshed
-      cached = { at: set.keys ? Date.now() : Date.now() - ttl + 60_000, set };
-      return set;
+      if (cached && Date.now() < cached.until) return cached.set;
+      // shared, so it follows no one job's signal; the read's own time limit bounds it
+      loading ??= fetchKeys()
+        .then(({ set, keepMs }) => {
+          cached = { until: Date.now() + keepMs, set };
+          return set;
+        })
+        .finally(() => {
+          loading = undefined;
+        });
+      return signal ? untilAborted(loading, signal) : loading;
     },
   };
+}
+
+/** `promise`, or the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', stop, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
 }
 
 /**
@@ -78,7 +109,8 @@ export function loadKeysFile(file: string): RegistryKey[] {
 }
 
 /**
- * Turns a `/-/npm/v1/keys` body into keys. Entries that are not ECDSA P-256 are skipped.
+ * Turns a `/-/npm/v1/keys` body into keys. Entries that are not ECDSA P-256 (by keytype or
+ * by the key itself), or whose key or expiry does not parse, are skipped one by one.
  * @throws TypeError when the body has no usable key.
  */
 export function toRegistryKeys(body: unknown): RegistryKey[] {
@@ -90,15 +122,27 @@ export function toRegistryKeys(body: unknown): RegistryKey[] {
     if (entry.keytype !== undefined && entry.keytype !== 'ecdsa-sha2-nistp256') continue;
     const expires = typeof entry.expires === 'string' ? new Date(entry.expires) : null;
     if (expires && Number.isNaN(expires.getTime())) continue;
-    const publicKey = createPublicKey({
-      key: Buffer.from(entry.key, 'base64'),
-      format: 'der',
-      type: 'spki',
-    });
-    keys.push({ keyid: entry.keyid, expires, publicKey });
+    const publicKey = toP256Key(entry.key);
+    // one bad entry costs that key only, not the whole list
+    if (publicKey) keys.push({ keyid: entry.keyid, expires, publicKey });
   }
   if (keys.length === 0) throw new TypeError('no ECDSA P-256 key in the list');
   return keys;
+}
+
+/** A base64 SPKI DER key, if it parses and is an EC key on P-256. */
+function toP256Key(base64: string): KeyObject | undefined {
+  try {
+    const key = createPublicKey({
+      key: Buffer.from(base64, 'base64'),
+      format: 'der',
+      type: 'spki',
+    });
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    return key.asymmetricKeyType === 'ec' && curve === 'prime256v1' ? key : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface SignedVersion {

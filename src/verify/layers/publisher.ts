@@ -2,9 +2,10 @@
  * The publisher identity layer (DESIGN.md layer 2, with typosquat detection): who published a
  * version and how, against the earlier versions of its release line; registry signatures;
  * Sigstore provenance; new dependencies; look-alike names. Each part says whether it could
- * check anything. The layer is `unavailable` when none of publishers, signatures and
- * provenance could (a registry that strips those fields), and still reports what the other
- * parts found. Parts live in `verify/identity/`; this file only runs them and sums up.
+ * check anything. When none of publishers, signatures and provenance could (a registry that
+ * strips those fields), that is an IDENTITY_UNAVAILABLE finding and the layer is `unavailable`,
+ * unless another part found something that fails it. Parts live in `verify/identity/`; this
+ * file only runs them and sums up.
  */
 import type { Finding } from '../../types';
 import type { Layer, LayerInput } from '../layer';
@@ -12,7 +13,7 @@ import { outcomeOf } from '../layer';
 import type { KeySource } from '../identity/signatures';
 import { checkSignatures } from '../identity/signatures';
 import type { ProvenanceFacts, ProvenanceVerifier } from '../identity/provenance';
-import { checkReleaseLine } from '../identity/release-line';
+import { checkReleaseLine, hasAttestations } from '../identity/release-line';
 import type { DependencyLookup } from '../identity/dependencies';
 import type { TyposquatCheck } from '../identity/typosquat';
 import { fetchRegistryJson } from '../identity/registry-json';
@@ -24,6 +25,7 @@ export const PUBLISHER_FAILING: ReadonlySet<string> = new Set([
   'TRUSTED_PUBLISHER_DROPPED',
   'PROVENANCE_DOWNGRADE',
   'PROVENANCE_INVALID',
+  'PROVENANCE_UNREADABLE',
   'PROVENANCE_REPOSITORY_MISMATCH',
   'SIGNATURE_INVALID',
   'SIGNATURE_KEY_UNKNOWN',
@@ -71,7 +73,7 @@ export function createPublisherLayer(options: PublisherLayerOptions): Layer {
       }
 
       // 2. the release line: publishers, repository, provenance and signatures present before
-      const line = checkReleaseLine(packument, version);
+      const line = checkReleaseLine(packument, version, { admitted: input.admitted });
       findings.push(...line.findings);
       parts.publishers = line.publishersUnavailable
         ? { status: 'unavailable', reason: line.publishersUnavailable }
@@ -82,6 +84,8 @@ export function createPublisherLayer(options: PublisherLayerOptions): Layer {
         publisher: line.publisher,
         publishedAt: line.publishedAt?.toISOString(),
         previous: line.previous?.version,
+        baseline: line.basis,
+        ...(line.skipped.length > 0 ? { skipped: line.skipped } : {}),
       });
 
       // 3. registry signatures
@@ -113,12 +117,28 @@ export function createPublisherLayer(options: PublisherLayerOptions): Layer {
       }
 
       // 4. provenance, verified offline
-      if (!dist.attestations) {
-        parts.provenance = { status: 'none', reason: 'no dist.attestations on this version' };
+      // an attestations field without a url and predicate type counts as none (the release
+      // line reports it as a downgrade when the baseline had provenance)
+      if (!hasAttestations(dist)) {
+        parts.provenance = {
+          status: 'none',
+          reason:
+            dist.attestations === undefined
+              ? 'no dist.attestations on this version'
+              : 'dist.attestations names no url and provenance',
+        };
       } else {
         const result = await checkAttestations(options, input);
-        if ('reason' in result) parts.provenance = { status: 'unavailable', reason: result.reason };
-        else {
+        if ('reason' in result) {
+          // listed but not served: the registry claims provenance nobody can check
+          findings.push({
+            code: 'PROVENANCE_UNREADABLE',
+            severity: 'high',
+            message: `${version} lists provenance that ${result.reason}`,
+            evidence: { version, attestations: dist.attestations },
+          });
+          parts.provenance = { status: 'unavailable', reason: result.reason };
+        } else {
           findings.push(...result.findings);
           parts.provenance = { status: 'checked' };
           Object.assign(summary, { provenance: result.provenance });
@@ -155,14 +175,16 @@ export function createPublisherLayer(options: PublisherLayerOptions): Layer {
           message: `the publisher identity could not be checked: ${reason}`,
           evidence: { parts },
         });
-        return { outcome: 'unavailable', reason, findings, summary };
+        // a look-alike name fails the layer even where the identity cannot be checked
+        const outcome = outcomeOf(findings, PUBLISHER_FAILING, true);
+        return { outcome, reason, findings, summary };
       }
       return { outcome: outcomeOf(findings, PUBLISHER_FAILING), findings, summary };
     },
   };
 }
 
-/** Fetches and verifies the attestations; a registry that cannot serve them is `unavailable`. */
+/** Fetches and verifies the attestations, or says why they could not be read. */
 async function checkAttestations(
   options: PublisherLayerOptions,
   input: LayerInput,
@@ -170,7 +192,7 @@ async function checkAttestations(
   const { name, version, signal } = input;
   const spec = `${name.replace('/', '%2f')}@${version}`;
   const read = await fetchRegistryJson(`${options.registry}-/npm/v1/attestations/${spec}`, signal);
-  if (!read.ok) return { reason: `the attestations could not be read: ${read.reason}` };
+  if (!read.ok) return { reason: `could not be read: ${read.reason}` };
   const keys = await options.keys.load(signal);
   const checked = options.provenance.check({
     name,
