@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -51,6 +52,7 @@ describe('the source integrity layer', () => {
   let upstream: RunningVerdaccio;
   let token: string;
   let layer: SourceLayer;
+  let marker: string;
   const dirs: Record<string, string> = {};
   const run = async (name: string, version: string, l = layer) =>
     l.run(await inputFrom(upstream.url, name, version));
@@ -227,6 +229,69 @@ describe('the source integrity layer', () => {
     await publishWith(signed, upstream.url, token);
     await pushToHost(signed, hostRoot, 'vt-src-signed');
 
+    // the reviewer's shape: a .npmrc pointing npm's git at a committed script, and a git
+    // devDependency that would make npm run it on the host. 1.1.0: a lockfile resolving a
+    // registry package from another host; 1.2.0: one resolving it from the public registry
+    marker = path.join(root, 'tools-git-ran');
+    const evil = await createGitPackage(path.join(root, 'repos'), {
+      name: 'vt-src-evil',
+      version: '1.0.0',
+      packageJson: {
+        repository: 'github:acme/vt-src-evil',
+        files: ['index.js'],
+        devDependencies: { x: 'git+https://github.com/acme/x.git' },
+      },
+      files: {
+        'index.js': 'module.exports = 1;\n',
+        '.npmrc': 'git=./tools/git\n',
+        'tools/git': `#!/bin/sh\necho "uid=$(id -u) $*" >> '${marker}'\nexit 1\n`,
+      },
+    });
+    await chmod(path.join(evil, 'tools', 'git'), 0o755);
+    await git(evil, 'add', '--all');
+    await git(evil, 'commit', '--quiet', '--amend', '--no-edit');
+    await tag(evil, 'v1.0.0');
+    await publishWith(evil, upstream.url, token);
+    const tsIntegrity = (await inputFrom(upstream.url, 'typescript', '5.9.3')).manifest.dist as {
+      integrity: string;
+    };
+    const lockWith = (resolved: string) =>
+      JSON.stringify({
+        name: 'vt-src-evil',
+        lockfileVersion: 3,
+        requires: true,
+        packages: {
+          '': { name: 'vt-src-evil', devDependencies: { typescript: '5.9.3' } },
+          'node_modules/typescript': {
+            version: '5.9.3',
+            resolved,
+            integrity: tsIntegrity.integrity,
+            dev: true,
+            license: 'Apache-2.0',
+            bin: { tsc: 'bin/tsc', tsserver: 'bin/tsserver' },
+            engines: { node: '>=14.17' },
+          },
+        },
+      });
+    const bumpEvil = async (version: string, resolved: string) => {
+      const pkg = JSON.parse(readFileSync(path.join(evil, 'package.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      pkg.version = version;
+      pkg.devDependencies = { typescript: '5.9.3' };
+      await writeFile(path.join(evil, 'package.json'), JSON.stringify(pkg, null, 2));
+      await writeFile(path.join(evil, 'package-lock.json'), lockWith(resolved));
+      await git(evil, 'add', '--all');
+      await git(evil, 'commit', '--quiet', '-m', version);
+      await tag(evil, `v${version}`);
+      await publishWith(evil, upstream.url, token);
+    };
+    await bumpEvil('1.1.0', 'http://127.0.0.1:9/typescript.tgz');
+    await bumpEvil('1.2.0', 'https://registry.npmjs.org/typescript/-/typescript-5.9.3.tgz');
+    await pushToHost(evil, hostRoot, 'vt-src-evil');
+    await rm(marker, { force: true });
+
     layer = createSourceLayer({
       upstream: upstream.url,
       root: path.join(root, 'sources'),
@@ -328,6 +393,34 @@ describe('the source integrity layer', () => {
       const result = await run('vt-src-plain', '1.3.0');
       assert.equal(result.outcome, 'fail', JSON.stringify(result, null, 1));
       assert.deepEqual(codes(result), ['SOURCE_NOT_FOUND']);
+    });
+  });
+
+  describe("when the repository tries to steer the host's npm install", () => {
+    it('runs no committed tools/git and rebuilds nothing with a git dependency', async () => {
+      const result = await run('vt-src-evil', '1.0.0');
+      assert.equal(existsSync(marker), false, 'tools/git ran on the host');
+      assert.equal(result.outcome, 'unavailable', JSON.stringify(result, null, 1));
+      assert.match(
+        result.reason ?? '',
+        /^install: devDependencies of package\.json: x is "git\+https:\/\/github\.com\/acme\/x\.git" \(git\), not a registry package$/,
+      );
+    });
+
+    it('refuses a lockfile that resolves a package from another host', async () => {
+      const result = await run('vt-src-evil', '1.1.0');
+      assert.equal(result.outcome, 'unavailable', JSON.stringify(result, null, 1));
+      assert.match(
+        result.reason ?? '',
+        /package-lock\.json: the lockfile resolves node_modules\/typescript from "http:\/\/127\.0\.0\.1:9\/typescript\.tgz", not from the registry/,
+      );
+    });
+
+    it('installs from the upstream what a lockfile resolves from the public registry', async () => {
+      const result = await run('vt-src-evil', '1.2.0');
+      assert.equal(existsSync(marker), false, 'tools/git ran on the host');
+      assert.equal(result.outcome, 'pass', JSON.stringify(result, null, 1));
+      assert.ok((result.summary?.timings.installMs ?? 0) > 0, 'the lockfile was installed');
     });
   });
 

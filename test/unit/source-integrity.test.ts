@@ -16,6 +16,11 @@ import { classify, compareTarballs } from '../../src/verify/source/compare';
 import { findingsOf } from '../../src/verify/source/findings';
 import { unifiedExcerpt } from '../../src/verify/source/text-diff';
 import { keysFor } from '../../src/verify/layers/source-integrity';
+import {
+  nonRegistryDependencies,
+  toRegistryLock,
+  workspaceManifestPaths,
+} from '../../src/verify/source/host-install';
 import { parseOptions } from '../../src/config/options';
 
 async function tarball(
@@ -220,6 +225,104 @@ describe('comparing tarballs', () => {
     const doc = findings.find((f) => f.code === 'REBUILD_NONCODE_DIFFERS');
     assert.equal(doc?.severity, 'low');
     assert.equal(doc?.evidence?.path, 'README.md');
+  });
+});
+
+describe("the rebuild's host-side install", () => {
+  const deps = (spec: string, field = 'devDependencies') =>
+    nonRegistryDependencies([['package.json', { [field]: { x: spec } }]]);
+  it('installs registry versions, ranges, tags and aliases to them', () => {
+    for (const spec of ['1.2.3', '^1.0.0', '*', '', 'latest', 'npm:y@^2']) {
+      assert.equal(deps(spec, 'dependencies'), undefined, spec);
+    }
+  });
+  const refused: Array<[string, string, RegExp]> = [
+    ['a git URL', 'git+https://github.com/acme/x.git', /\(git\)/],
+    ['a hosted shorthand', 'github:acme/x', /\(git\)/],
+    ['a bare user/repo', 'acme/x', /\(git\)/],
+    ['a folder', 'file:../x', /\(directory\)/],
+    ['a link', 'link:../x', /not read as a registry one/],
+    ['a tarball URL', 'https://example.com/x.tgz', /\(remote\)/],
+    ['an alias to git', 'npm:y@github:acme/y', /not read as a registry one/],
+    ['a workspace protocol', 'workspace:*', /not read as a registry one/],
+  ];
+  for (const [label, spec, why] of refused) {
+    it(`refuses ${label}`, () => {
+      assert.match(deps(spec) ?? '', why);
+      assert.match(deps(spec) ?? '', /^devDependencies of package\.json: x is /);
+    });
+  }
+  it('reads workspaces and overrides', () => {
+    const got = nonRegistryDependencies([
+      ['package.json', { workspaces: ['packages/*'] }],
+      ['packages/a/package.json', { optionalDependencies: { y: 'file:../../y.tgz' } }],
+    ]);
+    assert.match(got ?? '', /^optionalDependencies of packages\/a\/package\.json: y is/);
+    const override = nonRegistryDependencies([
+      ['package.json', { overrides: { a: { '.': '1.0.0', b: 'git+ssh://h.example/b.git' } } }],
+    ]);
+    assert.match(override ?? '', /^overrides of package\.json: a > b is "git\+ssh/);
+    assert.deepEqual(
+      workspaceManifestPaths(
+        { workspaces: { packages: ['packages/*', 'tools/**', '!packages/skip'] } },
+        '',
+        new Set([
+          'package.json',
+          'packages/a/package.json',
+          'packages/skip/package.json',
+          'packages/a/node_modules/z/package.json',
+          'tools/x/y/package.json',
+          'examples/e/package.json',
+        ]),
+      ),
+      ['packages/a/package.json', 'packages/skip/package.json', 'tools/x/y/package.json'],
+    );
+  });
+  describe('when the repository has a lockfile', () => {
+    const upstream = 'http://127.0.0.1:4873/';
+    const lock = (entries: Record<string, unknown>) => ({
+      lockfileVersion: 3,
+      packages: { '': { name: 'p' }, ...entries },
+      dependencies: { x: { version: 'git+ssh://h/x.git' } },
+    });
+    it('keeps what the upstream serves, drops other registry URLs, keeps workspace links', () => {
+      const got = toRegistryLock(
+        lock({
+          'node_modules/a': { version: '1.0.0', resolved: `${upstream}a/-/a-1.0.0.tgz` },
+          'node_modules/b': {
+            version: '2.0.0',
+            resolved: 'https://registry.npmjs.org/b/-/b-2.0.0.tgz',
+            integrity: 'sha512-b',
+          },
+          'node_modules/w': { resolved: 'packages/w', link: true },
+        }),
+        upstream,
+      );
+      assert.ok(typeof got === 'object', String(got));
+      const packages = got.lock.packages as Record<string, Record<string, unknown>>;
+      assert.equal(packages['node_modules/a']?.resolved, `${upstream}a/-/a-1.0.0.tgz`);
+      assert.deepEqual(packages['node_modules/b'], { version: '2.0.0', integrity: 'sha512-b' });
+      assert.equal(packages['node_modules/w']?.resolved, 'packages/w');
+      assert.equal(got.lock.dependencies, undefined);
+    });
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['a git source', { version: '1.0.0', resolved: 'git+ssh://git@github.com/a/x.git#abc' }],
+      ['a tarball on another host', { version: '1.0.0', resolved: 'http://10.0.0.1/x.tgz' }],
+      ['a local tarball', { version: '1.0.0', resolved: 'file:../x.tgz' }],
+      ['a link out of the repository', { resolved: '../../etc', link: true }],
+      ['a link to an absolute path', { resolved: '/etc', link: true }],
+    ];
+    for (const [label, entry] of bad) {
+      it(`refuses ${label}`, () => {
+        const got = toRegistryLock(lock({ 'node_modules/x': entry }), upstream);
+        assert.equal(typeof got, 'string');
+        assert.match(String(got), /node_modules\/x/);
+      });
+    }
+    it('drops a lockfile too old to check', () => {
+      assert.equal(toRegistryLock({ lockfileVersion: 1, dependencies: {} }, upstream), 'drop');
+      assert.equal(toRegistryLock('not json', upstream), 'drop');
+    });
   });
 });
 
