@@ -485,6 +485,17 @@ describe('the source integrity layer', () => {
       assert.equal(result.reason, 'no repository in package.json');
     });
 
+    it('does not clone a file or loopback repository that only the manifest names', async () => {
+      const input = await inputFrom(upstream.url, 'vt-src-plain', '1.0.0');
+      const bare = `file://${hostRoot}/acme/vt-src-plain.git`;
+      for (const repository of [`git+${bare}`, `git://127.0.0.1:9418/acme/vt-src-plain.git`]) {
+        const result = await layer.run({ ...input, manifest: { ...input.manifest, repository } });
+        assert.equal(result.outcome, 'unavailable', JSON.stringify(result, null, 1));
+        assert.match(result.reason ?? '', /only cloned through a sources\.mirrors rule/);
+        assert.equal(result.summary?.repository, undefined);
+      }
+    });
+
     it('fails fast on an unmapped unreachable host, then skips it at once', async () => {
       const direct = createSourceLayer({
         upstream: upstream.url,

@@ -95,6 +95,59 @@ describe('locating the source', () => {
   it('refuses transports git should not run', () => {
     assert.equal(cloneUrl('ext::sh -c evil'), undefined);
   });
+  describe("when the manifest names a repository on the server's own network", () => {
+    const local = [
+      ['a file URL', 'git+file:///tmp/review-layers-git/vt-rv-plain.git'],
+      ['localhost', 'http://localhost:3000/acme/x.git'],
+      ['a subdomain of localhost', 'https://git.localhost/acme/x.git'],
+      ['loopback over git', 'git://127.0.0.1:9418/acme/x.git'],
+      ['loopback written as one number', 'git://2130706433/acme/x.git'],
+      ['loopback written short', 'ssh://git@127.1/acme/x.git'],
+      ['loopback in hex', 'git://0x7f000001/acme/x.git'],
+      ['a private address', 'https://10.1.2.3/acme/x.git'],
+      ['a private address over scp syntax', 'git@192.168.1.20:acme/x.git'],
+      ['a link-local address', 'http://169.254.169.254/latest/meta-data'],
+      ['IPv6 loopback', 'https://[::1]/acme/x.git'],
+      ['IPv6 unique local', 'ssh://git@[fd00::1]/acme/x.git'],
+      ['IPv4-mapped loopback', 'https://[::ffff:127.0.0.1]/acme/x.git'],
+      ['a single-label name', 'https://gitserver/acme/x.git'],
+      ['an internal name', 'https://git.corp.internal/acme/x.git'],
+    ];
+    for (const [label, repository] of local) {
+      it(`does not clone ${label}`, () => {
+        const got = repositoryOf({ repository });
+        assert.equal(typeof got, 'string', JSON.stringify(got));
+        assert.match(String(got), /only cloned through a sources\.mirrors rule/);
+      });
+    }
+    it('clones public hosts and public addresses', () => {
+      for (const repository of [
+        'github:acme/x',
+        'git@git.corp.example:team/x.git',
+        'git://8.8.8.8/acme/x.git',
+        'https://[2001:4860::8888]/acme/x.git',
+      ]) {
+        const got = repositoryOf({ repository });
+        assert.notEqual(typeof got, 'string', `${repository}: ${String(got)}`);
+      }
+    });
+    it('clones a file, loopback or internal URL that a mirror rule made', () => {
+      const mirrors = [
+        { from: 'https://github.com/acme/', to: 'file:///srv/git/acme/' },
+        { from: 'https://git.corp.internal/', to: 'git://127.0.0.1:9418/' },
+      ];
+      const viaFile = repositoryOf({ repository: 'github:acme/x' }, mirrors);
+      assert.equal(typeof viaFile !== 'string' && viaFile.clone, 'file:///srv/git/acme/x.git');
+      const viaDaemon = repositoryOf(
+        { repository: 'https://git.corp.internal/team/y.git' },
+        mirrors,
+      );
+      assert.equal(
+        typeof viaDaemon !== 'string' && viaDaemon.clone,
+        'git://127.0.0.1:9418/team/y.git',
+      );
+    });
+  });
   it('tries v1.2.3, 1.2.3, name@1.2.3 and name-v1.2.3, scoped and not', () => {
     const tags = tagCandidates('@acme/x', '1.2.3');
     for (const t of ['v1.2.3', '1.2.3', '@acme/x@1.2.3', 'x@1.2.3', 'x-v1.2.3']) {

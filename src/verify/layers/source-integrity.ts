@@ -33,7 +33,7 @@ import type {
 } from '../../sandbox';
 import { repositoryOf } from '../source/locate';
 import type { SourceRepository } from '../source/locate';
-import { applyMirrors, hostOf } from '../source/mirrors';
+import { hostOf } from '../source/mirrors';
 import type { MirrorRule } from '../source/mirrors';
 import { ensureMirror, findSource } from '../source/git';
 import { HostBreaker } from '../source/host-breaker';
@@ -150,9 +150,9 @@ export function createSourceLayer(options: SourceLayerOptions): SourceLayer {
         summary,
       });
       // 1. locate
-      const repo = repositoryOf(input.manifest);
+      const repo = repositoryOf(input.manifest, options.mirrors ?? []);
       if (typeof repo === 'string') return unavailable(repo);
-      const cloneUrl = applyMirrors(repo.url, options.mirrors ?? []).url;
+      const cloneUrl = repo.clone;
       summary.repository = {
         declared: repo.declared,
         url: redactUrl(cloneUrl),
