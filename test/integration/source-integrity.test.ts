@@ -53,6 +53,8 @@ describe('the source integrity layer', () => {
   let token: string;
   let layer: SourceLayer;
   let marker: string;
+  let prCommit: string;
+  let prBare: string;
   const dirs: Record<string, string> = {};
   const run = async (name: string, version: string, l = layer) =>
     l.run(await inputFrom(upstream.url, name, version));
@@ -292,6 +294,26 @@ describe('the source integrity layer', () => {
     await pushToHost(evil, hostRoot, 'vt-src-evil');
     await rm(marker, { force: true });
 
+    // 1.1.0 published from a branch `pr` that later lives on only as refs/pull/7/head; 1.2.0
+    // published from a commit after the one its release tag names
+    const pr = await createGitPackage(path.join(root, 'repos'), {
+      name: 'vt-src-pr',
+      version: '1.0.0',
+      packageJson: { repository: 'github:acme/vt-src-pr' },
+    });
+    await tag(pr, 'v1.0.0');
+    await publishWith(pr, upstream.url, token);
+    await git(pr, 'checkout', '--quiet', '-b', 'pr');
+    await bumpVersion(pr, '1.1.0');
+    await publishWith(pr, upstream.url, token);
+    prCommit = await git(pr, 'rev-parse', 'HEAD');
+    await git(pr, 'checkout', '--quiet', 'main');
+    await bumpVersion(pr, '1.2.0');
+    await tag(pr, 'v1.2.0');
+    await bumpVersion(pr, '1.2.0', { 'README.md': '# changed after the tag\n' });
+    await publishWith(pr, upstream.url, token);
+    prBare = await pushToHost(pr, hostRoot, 'vt-src-pr');
+
     layer = createSourceLayer({
       upstream: upstream.url,
       root: path.join(root, 'sources'),
@@ -421,6 +443,49 @@ describe('the source integrity layer', () => {
       assert.equal(existsSync(marker), false, 'tools/git ran on the host');
       assert.equal(result.outcome, 'pass', JSON.stringify(result, null, 1));
       assert.ok((result.summary?.timings.installMs ?? 0) > 0, 'the lockfile was installed');
+    });
+  });
+
+  describe('when gitHead is not what the repository released', () => {
+    it('does not rebuild a commit that only refs/pull/7/head holds', async () => {
+      const cached = createSourceLayer({
+        upstream: upstream.url,
+        root: path.join(root, 'sources-pr'),
+        mirrors: [{ from: 'https://github.com/acme/', to: `file://${hostRoot}/acme/` }],
+      });
+      // cloned while branch `pr` still existed, so the clone keeps the commit; fetched again
+      // (1.2.0's tag does not match) once only refs/pull/7/head holds it
+      assert.equal((await run('vt-src-pr', '1.0.0', cached)).outcome, 'pass');
+      await git(prBare, 'update-ref', 'refs/pull/7/head', prCommit);
+      await git(prBare, 'branch', '-D', 'pr');
+      assert.equal((await run('vt-src-pr', '1.2.0', cached)).outcome, 'fail');
+
+      const stale = await run('vt-src-pr', '1.1.0', cached);
+      assert.equal(stale.outcome, 'fail', JSON.stringify(stale, null, 1));
+      assert.equal(find(stale, 'SOURCE_COMMIT_UNREACHABLE').evidence?.commit, prCommit);
+      assert.equal(stale.summary?.rebuiltIntegrity, undefined, 'rebuilt anyway');
+
+      const fresh = await run(
+        'vt-src-pr',
+        '1.1.0',
+        createSourceLayer({
+          upstream: upstream.url,
+          root: path.join(root, 'sources-pr-fresh'),
+          mirrors: [{ from: 'https://github.com/acme/', to: `file://${hostRoot}/acme/` }],
+        }),
+      );
+      assert.equal(fresh.outcome, 'fail', JSON.stringify(fresh, null, 1));
+      assert.deepEqual(codes(fresh), ['SOURCE_NOT_FOUND']);
+      assert.equal(fresh.summary?.commit, undefined);
+    });
+
+    it('reports a release tag that points at another commit than gitHead', async () => {
+      const result = await run('vt-src-pr', '1.2.0');
+      assert.equal(result.outcome, 'fail', JSON.stringify(result, null, 1));
+      const mismatch = find(result, 'SOURCE_TAG_MISMATCH');
+      assert.equal(mismatch.evidence?.tag, 'v1.2.0');
+      assert.equal(mismatch.evidence?.tagCommit, await git(prBare, 'rev-parse', 'v1.2.0^{commit}'));
+      assert.equal(mismatch.evidence?.gitHead, await git(prBare, 'rev-parse', 'main'));
     });
   });
 

@@ -16,6 +16,7 @@
  * `unavailable`, with the reason, whenever a step cannot run: no repository, unreachable host
  * (fast: see ./source/git.ts), clone, checkout, install, build or timeout. Codes:
  * SOURCE_LOCATED_BY (info), SOURCE_TAG_MISSING, SOURCE_GITHEAD_MISSING, SOURCE_NOT_FOUND,
+ * SOURCE_COMMIT_UNREACHABLE, SOURCE_TAG_MISMATCH,
  * SOURCE_SIGNED (info), SOURCE_UNSIGNED, SOURCE_SIGNATURE_BAD, REBUILD_FILE_DIFFERS,
  * REBUILD_FILE_EXTRA, REBUILD_FILE_MISSING, REBUILD_NONCODE_DIFFERS, REBUILD_METADATA_ONLY
  * (info), REPRODUCIBILITY_REGRESSION. Depends on ../source, ../../sandbox and the layer contract.
@@ -180,6 +181,8 @@ export function createSourceLayer(options: SourceLayerOptions): SourceLayer {
       summary.locatedBy = located.method;
       if (located.tag) summary.tag = located.tag;
       findings.push(...locatedFindings(input, located));
+      // a commit only a pull request's ref (or nothing) holds is not the repository's source
+      if (located.unreachable) return { outcome: 'fail', findings, summary };
 
       // 3. signature, when keys are configured for the package
       const keys = keysFor(input.name, options.trustedKeys ?? {});
@@ -260,7 +263,8 @@ export function createSourceLayer(options: SourceLayerOptions): SourceLayer {
     const wanted = { ...want, directory: repo.directory };
     let located = await findSource(first.gitDir, wanted, gitOpts);
     // a fresh clone is current; a cached one may miss the new commit or tag
-    if (!first.updated && !(located?.method === 'gitHead')) {
+    const settled = located?.method === 'gitHead' && !located.unreachable && !located.tagMismatch;
+    if (!first.updated && !settled) {
       const again = await ensureMirror(options.root, url, true, breaker, gitOpts);
       if (typeof again === 'string') return again;
       if (again.updated) located = await findSource(first.gitDir, wanted, gitOpts);
