@@ -291,6 +291,19 @@ describe('the source integrity layer', () => {
     };
     await bumpEvil('1.1.0', 'http://127.0.0.1:9/typescript.tgz');
     await bumpEvil('1.2.0', 'https://registry.npmjs.org/typescript/-/typescript-5.9.3.tgz');
+    // 1.3.0: a build dependency the upstream does not have, so npm fails and says where its log is
+    const evilPkg = JSON.parse(readFileSync(path.join(evil, 'package.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    evilPkg.version = '1.3.0';
+    evilPkg.devDependencies = { 'vt-src-no-such-package': '^1.0.0' };
+    await writeFile(path.join(evil, 'package.json'), JSON.stringify(evilPkg, null, 2));
+    await unlink(path.join(evil, 'package-lock.json'));
+    await git(evil, 'add', '--all');
+    await git(evil, 'commit', '--quiet', '-m', '1.3.0');
+    await tag(evil, 'v1.3.0');
+    await publishWith(evil, upstream.url, token);
     await pushToHost(evil, hostRoot, 'vt-src-evil');
     await rm(marker, { force: true });
 
@@ -443,6 +456,17 @@ describe('the source integrity layer', () => {
       assert.equal(existsSync(marker), false, 'tools/git ran on the host');
       assert.equal(result.outcome, 'pass', JSON.stringify(result, null, 1));
       assert.ok((result.summary?.timings.installMs ?? 0) > 0, 'the lockfile was installed');
+    });
+  });
+
+  describe("when npm fails, the reason keeps the server's paths out", () => {
+    it("drops the line naming npm's debug log and the home path", async () => {
+      const result = await run('vt-src-evil', '1.3.0');
+      assert.equal(result.outcome, 'unavailable', JSON.stringify(result, null, 1));
+      assert.match(result.reason ?? '', /^install: npm install exited 1: /);
+      assert.match(result.reason ?? '', /vt-src-no-such-package/);
+      assert.doesNotMatch(result.reason ?? '', /complete log|_logs/i);
+      assert.ok(!(result.reason ?? '').includes(root), result.reason);
     });
   });
 

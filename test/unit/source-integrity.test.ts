@@ -16,6 +16,7 @@ import { classify, compareTarballs } from '../../src/verify/source/compare';
 import { findingsOf } from '../../src/verify/source/findings';
 import { unifiedExcerpt } from '../../src/verify/source/text-diff';
 import { keysFor } from '../../src/verify/layers/source-integrity';
+import { publicReason } from '../../src/verify/source/run-bounded';
 import {
   nonRegistryDependencies,
   toRegistryLock,
@@ -376,6 +377,26 @@ describe("the rebuild's host-side install", () => {
       assert.equal(toRegistryLock({ lockfileVersion: 1, dependencies: {} }, upstream), 'drop');
       assert.equal(toRegistryLock('not json', upstream), 'drop');
     });
+  });
+});
+
+describe('reasons in the record', () => {
+  it("drops npm's debug-log lines and the server's paths", () => {
+    const said = [
+      'install: npm install exited 1: npm error code E404',
+      'npm error 404 Not Found - GET http://127.0.0.1:4873/nope - no such package available',
+      'npm error A complete log of this run can be found in: /srv/vetted/sources/npm-cache/_logs/2024-x-debug-0.log',
+      'npm error enoent /tmp/vetted-behaviour-Ab12cd/project/x and /srv/vetted/sources/a.git',
+    ].join('\n');
+    assert.equal(
+      publicReason(said, '/srv/vetted'),
+      [
+        'install: npm install exited 1: npm error code E404',
+        'npm error 404 Not Found - GET http://127.0.0.1:4873/nope - no such package available',
+        'npm error enoent <workspace>/project/x and <home>/sources/a.git',
+      ].join('\n'),
+    );
+    assert.equal(publicReason('at /x', '/'), 'at /x');
   });
 });
 

@@ -46,6 +46,7 @@ import type { RebuildTimings } from '../source/rebuild';
 import { compareTarballs } from '../source/compare';
 import { createHistory } from '../source/history';
 import { findingsOf, locatedFindings, notFound, signatureFinding } from '../source/findings';
+import { publicReason } from '../source/run-bounded';
 import { errorMessage } from '../../errors';
 import { redactText, redactUrl } from '../../log/redact';
 
@@ -143,11 +144,12 @@ export function createSourceLayer(options: SourceLayerOptions): SourceLayer {
     async run(input) {
       const summary: SourceSummary = { timings: {} };
       const findings: Finding[] = [];
-      // a mirror URL may carry credentials: never into the record
+      // a mirror URL may carry credentials, npm's output the server's paths: never into the
+      // world-readable record
       const unavailable = (reason: string): SourceResult => ({
         outcome: 'unavailable',
         findings,
-        reason: redactText(reason),
+        reason: redactText(publicReason(reason, path.dirname(options.root))),
         summary,
       });
       // 1. locate
