@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -51,6 +52,9 @@ describe('the source integrity layer', () => {
   let upstream: RunningVerdaccio;
   let token: string;
   let layer: SourceLayer;
+  let marker: string;
+  let prCommit: string;
+  let prBare: string;
   const dirs: Record<string, string> = {};
   const run = async (name: string, version: string, l = layer) =>
     l.run(await inputFrom(upstream.url, name, version));
@@ -227,6 +231,102 @@ describe('the source integrity layer', () => {
     await publishWith(signed, upstream.url, token);
     await pushToHost(signed, hostRoot, 'vt-src-signed');
 
+    // the reviewer's shape: a .npmrc pointing npm's git at a committed script, and a git
+    // devDependency that would make npm run it on the host. 1.1.0: a lockfile resolving a
+    // registry package from another host; 1.2.0: one resolving it from the public registry
+    marker = path.join(root, 'tools-git-ran');
+    const evil = await createGitPackage(path.join(root, 'repos'), {
+      name: 'vt-src-evil',
+      version: '1.0.0',
+      packageJson: {
+        repository: 'github:acme/vt-src-evil',
+        files: ['index.js'],
+        devDependencies: { x: 'git+https://github.com/acme/x.git' },
+      },
+      files: {
+        'index.js': 'module.exports = 1;\n',
+        '.npmrc': 'git=./tools/git\n',
+        'tools/git': `#!/bin/sh\necho "uid=$(id -u) $*" >> '${marker}'\nexit 1\n`,
+      },
+    });
+    await chmod(path.join(evil, 'tools', 'git'), 0o755);
+    await git(evil, 'add', '--all');
+    await git(evil, 'commit', '--quiet', '--amend', '--no-edit');
+    await tag(evil, 'v1.0.0');
+    await publishWith(evil, upstream.url, token);
+    const tsIntegrity = (await inputFrom(upstream.url, 'typescript', '5.9.3')).manifest.dist as {
+      integrity: string;
+    };
+    const lockWith = (resolved: string) =>
+      JSON.stringify({
+        name: 'vt-src-evil',
+        lockfileVersion: 3,
+        requires: true,
+        packages: {
+          '': { name: 'vt-src-evil', devDependencies: { typescript: '5.9.3' } },
+          'node_modules/typescript': {
+            version: '5.9.3',
+            resolved,
+            integrity: tsIntegrity.integrity,
+            dev: true,
+            license: 'Apache-2.0',
+            bin: { tsc: 'bin/tsc', tsserver: 'bin/tsserver' },
+            engines: { node: '>=14.17' },
+          },
+        },
+      });
+    const bumpEvil = async (version: string, resolved: string) => {
+      const pkg = JSON.parse(readFileSync(path.join(evil, 'package.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      pkg.version = version;
+      pkg.devDependencies = { typescript: '5.9.3' };
+      await writeFile(path.join(evil, 'package.json'), JSON.stringify(pkg, null, 2));
+      await writeFile(path.join(evil, 'package-lock.json'), lockWith(resolved));
+      await git(evil, 'add', '--all');
+      await git(evil, 'commit', '--quiet', '-m', version);
+      await tag(evil, `v${version}`);
+      await publishWith(evil, upstream.url, token);
+    };
+    await bumpEvil('1.1.0', 'http://127.0.0.1:9/typescript.tgz');
+    await bumpEvil('1.2.0', 'https://registry.npmjs.org/typescript/-/typescript-5.9.3.tgz');
+    // 1.3.0: a build dependency the upstream does not have, so npm fails and says where its log is
+    const evilPkg = JSON.parse(readFileSync(path.join(evil, 'package.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    evilPkg.version = '1.3.0';
+    evilPkg.devDependencies = { 'vt-src-no-such-package': '^1.0.0' };
+    await writeFile(path.join(evil, 'package.json'), JSON.stringify(evilPkg, null, 2));
+    await unlink(path.join(evil, 'package-lock.json'));
+    await git(evil, 'add', '--all');
+    await git(evil, 'commit', '--quiet', '-m', '1.3.0');
+    await tag(evil, 'v1.3.0');
+    await publishWith(evil, upstream.url, token);
+    await pushToHost(evil, hostRoot, 'vt-src-evil');
+    await rm(marker, { force: true });
+
+    // 1.1.0 published from a branch `pr` that later lives on only as refs/pull/7/head; 1.2.0
+    // published from a commit after the one its release tag names
+    const pr = await createGitPackage(path.join(root, 'repos'), {
+      name: 'vt-src-pr',
+      version: '1.0.0',
+      packageJson: { repository: 'github:acme/vt-src-pr' },
+    });
+    await tag(pr, 'v1.0.0');
+    await publishWith(pr, upstream.url, token);
+    await git(pr, 'checkout', '--quiet', '-b', 'pr');
+    await bumpVersion(pr, '1.1.0');
+    await publishWith(pr, upstream.url, token);
+    prCommit = await git(pr, 'rev-parse', 'HEAD');
+    await git(pr, 'checkout', '--quiet', 'main');
+    await bumpVersion(pr, '1.2.0');
+    await tag(pr, 'v1.2.0');
+    await bumpVersion(pr, '1.2.0', { 'README.md': '# changed after the tag\n' });
+    await publishWith(pr, upstream.url, token);
+    prBare = await pushToHost(pr, hostRoot, 'vt-src-pr');
+
     layer = createSourceLayer({
       upstream: upstream.url,
       root: path.join(root, 'sources'),
@@ -331,6 +431,88 @@ describe('the source integrity layer', () => {
     });
   });
 
+  describe("when the repository tries to steer the host's npm install", () => {
+    it('runs no committed tools/git and rebuilds nothing with a git dependency', async () => {
+      const result = await run('vt-src-evil', '1.0.0');
+      assert.equal(existsSync(marker), false, 'tools/git ran on the host');
+      assert.equal(result.outcome, 'unavailable', JSON.stringify(result, null, 1));
+      assert.match(
+        result.reason ?? '',
+        /^install: devDependencies of package\.json: x is "git\+https:\/\/github\.com\/acme\/x\.git" \(git\), not a registry package$/,
+      );
+    });
+
+    it('refuses a lockfile that resolves a package from another host', async () => {
+      const result = await run('vt-src-evil', '1.1.0');
+      assert.equal(result.outcome, 'unavailable', JSON.stringify(result, null, 1));
+      assert.match(
+        result.reason ?? '',
+        /package-lock\.json: the lockfile resolves node_modules\/typescript from "http:\/\/127\.0\.0\.1:9\/typescript\.tgz", not from the registry/,
+      );
+    });
+
+    it('installs from the upstream what a lockfile resolves from the public registry', async () => {
+      const result = await run('vt-src-evil', '1.2.0');
+      assert.equal(existsSync(marker), false, 'tools/git ran on the host');
+      assert.equal(result.outcome, 'pass', JSON.stringify(result, null, 1));
+      assert.ok((result.summary?.timings.installMs ?? 0) > 0, 'the lockfile was installed');
+    });
+  });
+
+  describe("when npm fails, the reason keeps the server's paths out", () => {
+    it("drops the line naming npm's debug log and the home path", async () => {
+      const result = await run('vt-src-evil', '1.3.0');
+      assert.equal(result.outcome, 'unavailable', JSON.stringify(result, null, 1));
+      assert.match(result.reason ?? '', /^install: npm install exited 1: /);
+      assert.match(result.reason ?? '', /vt-src-no-such-package/);
+      assert.doesNotMatch(result.reason ?? '', /complete log|_logs/i);
+      assert.ok(!(result.reason ?? '').includes(root), result.reason);
+    });
+  });
+
+  describe('when gitHead is not what the repository released', () => {
+    it('does not rebuild a commit that only refs/pull/7/head holds', async () => {
+      const cached = createSourceLayer({
+        upstream: upstream.url,
+        root: path.join(root, 'sources-pr'),
+        mirrors: [{ from: 'https://github.com/acme/', to: `file://${hostRoot}/acme/` }],
+      });
+      // cloned while branch `pr` still existed, so the clone keeps the commit; fetched again
+      // (1.2.0's tag does not match) once only refs/pull/7/head holds it
+      assert.equal((await run('vt-src-pr', '1.0.0', cached)).outcome, 'pass');
+      await git(prBare, 'update-ref', 'refs/pull/7/head', prCommit);
+      await git(prBare, 'branch', '-D', 'pr');
+      assert.equal((await run('vt-src-pr', '1.2.0', cached)).outcome, 'fail');
+
+      const stale = await run('vt-src-pr', '1.1.0', cached);
+      assert.equal(stale.outcome, 'fail', JSON.stringify(stale, null, 1));
+      assert.equal(find(stale, 'SOURCE_COMMIT_UNREACHABLE').evidence?.commit, prCommit);
+      assert.equal(stale.summary?.rebuiltIntegrity, undefined, 'rebuilt anyway');
+
+      const fresh = await run(
+        'vt-src-pr',
+        '1.1.0',
+        createSourceLayer({
+          upstream: upstream.url,
+          root: path.join(root, 'sources-pr-fresh'),
+          mirrors: [{ from: 'https://github.com/acme/', to: `file://${hostRoot}/acme/` }],
+        }),
+      );
+      assert.equal(fresh.outcome, 'fail', JSON.stringify(fresh, null, 1));
+      assert.deepEqual(codes(fresh), ['SOURCE_NOT_FOUND']);
+      assert.equal(fresh.summary?.commit, undefined);
+    });
+
+    it('reports a release tag that points at another commit than gitHead', async () => {
+      const result = await run('vt-src-pr', '1.2.0');
+      assert.equal(result.outcome, 'fail', JSON.stringify(result, null, 1));
+      const mismatch = find(result, 'SOURCE_TAG_MISMATCH');
+      assert.equal(mismatch.evidence?.tag, 'v1.2.0');
+      assert.equal(mismatch.evidence?.tagCommit, await git(prBare, 'rev-parse', 'v1.2.0^{commit}'));
+      assert.equal(mismatch.evidence?.gitHead, await git(prBare, 'rev-parse', 'main'));
+    });
+  });
+
   describe('signatures, with keys configured for the package', () => {
     it('tells a tag signed with the trusted SSH key from an unsigned one and a foreign key', async () => {
       const good = await run('vt-src-signed', '1.0.0');
@@ -390,6 +572,17 @@ describe('the source integrity layer', () => {
       });
       assert.equal(result.outcome, 'unavailable');
       assert.equal(result.reason, 'no repository in package.json');
+    });
+
+    it('does not clone a file or loopback repository that only the manifest names', async () => {
+      const input = await inputFrom(upstream.url, 'vt-src-plain', '1.0.0');
+      const bare = `file://${hostRoot}/acme/vt-src-plain.git`;
+      for (const repository of [`git+${bare}`, `git://127.0.0.1:9418/acme/vt-src-plain.git`]) {
+        const result = await layer.run({ ...input, manifest: { ...input.manifest, repository } });
+        assert.equal(result.outcome, 'unavailable', JSON.stringify(result, null, 1));
+        assert.match(result.reason ?? '', /only cloned through a sources\.mirrors rule/);
+        assert.equal(result.summary?.repository, undefined);
+      }
     });
 
     it('fails fast on an unmapped unreachable host, then skips it at once', async () => {

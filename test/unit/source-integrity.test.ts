@@ -16,6 +16,12 @@ import { classify, compareTarballs } from '../../src/verify/source/compare';
 import { findingsOf } from '../../src/verify/source/findings';
 import { unifiedExcerpt } from '../../src/verify/source/text-diff';
 import { keysFor } from '../../src/verify/layers/source-integrity';
+import { publicReason } from '../../src/verify/source/run-bounded';
+import {
+  nonRegistryDependencies,
+  toRegistryLock,
+  workspaceManifestPaths,
+} from '../../src/verify/source/host-install';
 import { parseOptions } from '../../src/config/options';
 
 async function tarball(
@@ -89,6 +95,59 @@ describe('locating the source', () => {
   });
   it('refuses transports git should not run', () => {
     assert.equal(cloneUrl('ext::sh -c evil'), undefined);
+  });
+  describe("when the manifest names a repository on the server's own network", () => {
+    const local = [
+      ['a file URL', 'git+file:///tmp/review-layers-git/vt-rv-plain.git'],
+      ['localhost', 'http://localhost:3000/acme/x.git'],
+      ['a subdomain of localhost', 'https://git.localhost/acme/x.git'],
+      ['loopback over git', 'git://127.0.0.1:9418/acme/x.git'],
+      ['loopback written as one number', 'git://2130706433/acme/x.git'],
+      ['loopback written short', 'ssh://git@127.1/acme/x.git'],
+      ['loopback in hex', 'git://0x7f000001/acme/x.git'],
+      ['a private address', 'https://10.1.2.3/acme/x.git'],
+      ['a private address over scp syntax', 'git@192.168.1.20:acme/x.git'],
+      ['a link-local address', 'http://169.254.169.254/latest/meta-data'],
+      ['IPv6 loopback', 'https://[::1]/acme/x.git'],
+      ['IPv6 unique local', 'ssh://git@[fd00::1]/acme/x.git'],
+      ['IPv4-mapped loopback', 'https://[::ffff:127.0.0.1]/acme/x.git'],
+      ['a single-label name', 'https://gitserver/acme/x.git'],
+      ['an internal name', 'https://git.corp.internal/acme/x.git'],
+    ];
+    for (const [label, repository] of local) {
+      it(`does not clone ${label}`, () => {
+        const got = repositoryOf({ repository });
+        assert.equal(typeof got, 'string', JSON.stringify(got));
+        assert.match(String(got), /only cloned through a sources\.mirrors rule/);
+      });
+    }
+    it('clones public hosts and public addresses', () => {
+      for (const repository of [
+        'github:acme/x',
+        'git@git.corp.example:team/x.git',
+        'git://8.8.8.8/acme/x.git',
+        'https://[2001:4860::8888]/acme/x.git',
+      ]) {
+        const got = repositoryOf({ repository });
+        assert.notEqual(typeof got, 'string', `${repository}: ${String(got)}`);
+      }
+    });
+    it('clones a file, loopback or internal URL that a mirror rule made', () => {
+      const mirrors = [
+        { from: 'https://github.com/acme/', to: 'file:///srv/git/acme/' },
+        { from: 'https://git.corp.internal/', to: 'git://127.0.0.1:9418/' },
+      ];
+      const viaFile = repositoryOf({ repository: 'github:acme/x' }, mirrors);
+      assert.equal(typeof viaFile !== 'string' && viaFile.clone, 'file:///srv/git/acme/x.git');
+      const viaDaemon = repositoryOf(
+        { repository: 'https://git.corp.internal/team/y.git' },
+        mirrors,
+      );
+      assert.equal(
+        typeof viaDaemon !== 'string' && viaDaemon.clone,
+        'git://127.0.0.1:9418/team/y.git',
+      );
+    });
   });
   it('tries v1.2.3, 1.2.3, name@1.2.3 and name-v1.2.3, scoped and not', () => {
     const tags = tagCandidates('@acme/x', '1.2.3');
@@ -220,6 +279,124 @@ describe('comparing tarballs', () => {
     const doc = findings.find((f) => f.code === 'REBUILD_NONCODE_DIFFERS');
     assert.equal(doc?.severity, 'low');
     assert.equal(doc?.evidence?.path, 'README.md');
+  });
+});
+
+describe("the rebuild's host-side install", () => {
+  const deps = (spec: string, field = 'devDependencies') =>
+    nonRegistryDependencies([['package.json', { [field]: { x: spec } }]]);
+  it('installs registry versions, ranges, tags and aliases to them', () => {
+    for (const spec of ['1.2.3', '^1.0.0', '*', '', 'latest', 'npm:y@^2']) {
+      assert.equal(deps(spec, 'dependencies'), undefined, spec);
+    }
+  });
+  const refused: Array<[string, string, RegExp]> = [
+    ['a git URL', 'git+https://github.com/acme/x.git', /\(git\)/],
+    ['a hosted shorthand', 'github:acme/x', /\(git\)/],
+    ['a bare user/repo', 'acme/x', /\(git\)/],
+    ['a folder', 'file:../x', /\(directory\)/],
+    ['a link', 'link:../x', /not read as a registry one/],
+    ['a tarball URL', 'https://example.com/x.tgz', /\(remote\)/],
+    ['an alias to git', 'npm:y@github:acme/y', /not read as a registry one/],
+    ['a workspace protocol', 'workspace:*', /not read as a registry one/],
+  ];
+  for (const [label, spec, why] of refused) {
+    it(`refuses ${label}`, () => {
+      assert.match(deps(spec) ?? '', why);
+      assert.match(deps(spec) ?? '', /^devDependencies of package\.json: x is /);
+    });
+  }
+  it('reads workspaces and overrides', () => {
+    const got = nonRegistryDependencies([
+      ['package.json', { workspaces: ['packages/*'] }],
+      ['packages/a/package.json', { optionalDependencies: { y: 'file:../../y.tgz' } }],
+    ]);
+    assert.match(got ?? '', /^optionalDependencies of packages\/a\/package\.json: y is/);
+    const override = nonRegistryDependencies([
+      ['package.json', { overrides: { a: { '.': '1.0.0', b: 'git+ssh://h.example/b.git' } } }],
+    ]);
+    assert.match(override ?? '', /^overrides of package\.json: a > b is "git\+ssh/);
+    assert.deepEqual(
+      workspaceManifestPaths(
+        { workspaces: { packages: ['packages/*', 'tools/**', '!packages/skip'] } },
+        '',
+        new Set([
+          'package.json',
+          'packages/a/package.json',
+          'packages/skip/package.json',
+          'packages/a/node_modules/z/package.json',
+          'tools/x/y/package.json',
+          'examples/e/package.json',
+        ]),
+      ),
+      ['packages/a/package.json', 'packages/skip/package.json', 'tools/x/y/package.json'],
+    );
+  });
+  describe('when the repository has a lockfile', () => {
+    const upstream = 'http://127.0.0.1:4873/';
+    const lock = (entries: Record<string, unknown>) => ({
+      lockfileVersion: 3,
+      packages: { '': { name: 'p' }, ...entries },
+      dependencies: { x: { version: 'git+ssh://h/x.git' } },
+    });
+    it('keeps what the upstream serves, drops other registry URLs, keeps workspace links', () => {
+      const got = toRegistryLock(
+        lock({
+          'node_modules/a': { version: '1.0.0', resolved: `${upstream}a/-/a-1.0.0.tgz` },
+          'node_modules/b': {
+            version: '2.0.0',
+            resolved: 'https://registry.npmjs.org/b/-/b-2.0.0.tgz',
+            integrity: 'sha512-b',
+          },
+          'node_modules/w': { resolved: 'packages/w', link: true },
+        }),
+        upstream,
+      );
+      assert.ok(typeof got === 'object', String(got));
+      const packages = got.lock.packages as Record<string, Record<string, unknown>>;
+      assert.equal(packages['node_modules/a']?.resolved, `${upstream}a/-/a-1.0.0.tgz`);
+      assert.deepEqual(packages['node_modules/b'], { version: '2.0.0', integrity: 'sha512-b' });
+      assert.equal(packages['node_modules/w']?.resolved, 'packages/w');
+      assert.equal(got.lock.dependencies, undefined);
+    });
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['a git source', { version: '1.0.0', resolved: 'git+ssh://git@github.com/a/x.git#abc' }],
+      ['a tarball on another host', { version: '1.0.0', resolved: 'http://10.0.0.1/x.tgz' }],
+      ['a local tarball', { version: '1.0.0', resolved: 'file:../x.tgz' }],
+      ['a link out of the repository', { resolved: '../../etc', link: true }],
+      ['a link to an absolute path', { resolved: '/etc', link: true }],
+    ];
+    for (const [label, entry] of bad) {
+      it(`refuses ${label}`, () => {
+        const got = toRegistryLock(lock({ 'node_modules/x': entry }), upstream);
+        assert.equal(typeof got, 'string');
+        assert.match(String(got), /node_modules\/x/);
+      });
+    }
+    it('drops a lockfile too old to check', () => {
+      assert.equal(toRegistryLock({ lockfileVersion: 1, dependencies: {} }, upstream), 'drop');
+      assert.equal(toRegistryLock('not json', upstream), 'drop');
+    });
+  });
+});
+
+describe('reasons in the record', () => {
+  it("drops npm's debug-log lines and the server's paths", () => {
+    const said = [
+      'install: npm install exited 1: npm error code E404',
+      'npm error 404 Not Found - GET http://127.0.0.1:4873/nope - no such package available',
+      'npm error A complete log of this run can be found in: /srv/vetted/sources/npm-cache/_logs/2024-x-debug-0.log',
+      'npm error enoent /tmp/vetted-behaviour-Ab12cd/project/x and /srv/vetted/sources/a.git',
+    ].join('\n');
+    assert.equal(
+      publicReason(said, '/srv/vetted'),
+      [
+        'install: npm install exited 1: npm error code E404',
+        'npm error 404 Not Found - GET http://127.0.0.1:4873/nope - no such package available',
+        'npm error enoent <workspace>/project/x and <home>/sources/a.git',
+      ].join('\n'),
+    );
+    assert.equal(publicReason('at /x', '/'), 'at /x');
   });
 });
 

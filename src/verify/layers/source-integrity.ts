@@ -16,6 +16,7 @@
  * `unavailable`, with the reason, whenever a step cannot run: no repository, unreachable host
  * (fast: see ./source/git.ts), clone, checkout, install, build or timeout. Codes:
  * SOURCE_LOCATED_BY (info), SOURCE_TAG_MISSING, SOURCE_GITHEAD_MISSING, SOURCE_NOT_FOUND,
+ * SOURCE_COMMIT_UNREACHABLE, SOURCE_TAG_MISMATCH,
  * SOURCE_SIGNED (info), SOURCE_UNSIGNED, SOURCE_SIGNATURE_BAD, REBUILD_FILE_DIFFERS,
  * REBUILD_FILE_EXTRA, REBUILD_FILE_MISSING, REBUILD_NONCODE_DIFFERS, REBUILD_METADATA_ONLY
  * (info), REPRODUCIBILITY_REGRESSION. Depends on ../source, ../../sandbox and the layer contract.
@@ -33,7 +34,7 @@ import type {
 } from '../../sandbox';
 import { repositoryOf } from '../source/locate';
 import type { SourceRepository } from '../source/locate';
-import { applyMirrors, hostOf } from '../source/mirrors';
+import { hostOf } from '../source/mirrors';
 import type { MirrorRule } from '../source/mirrors';
 import { ensureMirror, findSource } from '../source/git';
 import { HostBreaker } from '../source/host-breaker';
@@ -45,6 +46,7 @@ import type { RebuildTimings } from '../source/rebuild';
 import { compareTarballs } from '../source/compare';
 import { createHistory } from '../source/history';
 import { findingsOf, locatedFindings, notFound, signatureFinding } from '../source/findings';
+import { publicReason } from '../source/run-bounded';
 import { errorMessage } from '../../errors';
 import { redactText, redactUrl } from '../../log/redact';
 
@@ -142,17 +144,18 @@ export function createSourceLayer(options: SourceLayerOptions): SourceLayer {
     async run(input) {
       const summary: SourceSummary = { timings: {} };
       const findings: Finding[] = [];
-      // a mirror URL may carry credentials: never into the record
+      // a mirror URL may carry credentials, npm's output the server's paths: never into the
+      // world-readable record
       const unavailable = (reason: string): SourceResult => ({
         outcome: 'unavailable',
         findings,
-        reason: redactText(reason),
+        reason: redactText(publicReason(reason, path.dirname(options.root))),
         summary,
       });
       // 1. locate
-      const repo = repositoryOf(input.manifest);
+      const repo = repositoryOf(input.manifest, options.mirrors ?? []);
       if (typeof repo === 'string') return unavailable(repo);
-      const cloneUrl = applyMirrors(repo.url, options.mirrors ?? []).url;
+      const cloneUrl = repo.clone;
       summary.repository = {
         declared: repo.declared,
         url: redactUrl(cloneUrl),
@@ -180,6 +183,8 @@ export function createSourceLayer(options: SourceLayerOptions): SourceLayer {
       summary.locatedBy = located.method;
       if (located.tag) summary.tag = located.tag;
       findings.push(...locatedFindings(input, located));
+      // a commit only a pull request's ref (or nothing) holds is not the repository's source
+      if (located.unreachable) return { outcome: 'fail', findings, summary };
 
       // 3. signature, when keys are configured for the package
       const keys = keysFor(input.name, options.trustedKeys ?? {});
@@ -260,7 +265,8 @@ export function createSourceLayer(options: SourceLayerOptions): SourceLayer {
     const wanted = { ...want, directory: repo.directory };
     let located = await findSource(first.gitDir, wanted, gitOpts);
     // a fresh clone is current; a cached one may miss the new commit or tag
-    if (!first.updated && !(located?.method === 'gitHead')) {
+    const settled = located?.method === 'gitHead' && !located.unreachable && !located.tagMismatch;
+    if (!first.updated && !settled) {
       const again = await ensureMirror(options.root, url, true, breaker, gitOpts);
       if (typeof again === 'string') return again;
       if (again.updated) located = await findSource(first.gitDir, wanted, gitOpts);

@@ -102,6 +102,23 @@ export function locatedFindings(input: { version: string }, located: LocatedSour
       evidence: { gitHead: located.missingGitHead },
     });
   }
+  if (located.unreachable) {
+    out.push({
+      code: 'SOURCE_COMMIT_UNREACHABLE',
+      severity: 'high',
+      message: `the published gitHead ${located.commit.slice(0, 12)} is on no branch or tag of the repository (a pull request's ref, or no ref at all): not rebuilt`,
+      evidence: { commit: located.commit },
+    });
+  }
+  if (located.tagMismatch) {
+    const { tag, commit } = located.tagMismatch;
+    out.push({
+      code: 'SOURCE_TAG_MISMATCH',
+      severity: 'high',
+      message: `the release tag ${tag} points at ${commit.slice(0, 12)}, but the published gitHead is ${located.commit.slice(0, 12)}`,
+      evidence: { tag, tagCommit: commit, gitHead: located.commit },
+    });
+  }
   if (located.method === 'package-json-version') {
     out.push({
       code: 'SOURCE_TAG_MISSING',

@@ -1,8 +1,10 @@
 /**
- * The git side of the source layer: a cache of bare mirror clones under `<home>/sources/`
- * (one per repository URL, fetched again instead of cloned), finding the commit of a release
- * (gitHead, else a tag, else the newest commit whose package.json has the version), and a
- * checkout of that commit into a work directory.
+ * The git side of the source layer: a cache of bare clones under `<home>/sources/` (one per
+ * repository URL, fetched again instead of cloned) holding only the repository's branches and
+ * tags (`refs/heads/*`, `refs/tags/*`: never `refs/pull/*` or other refs anyone may push to),
+ * finding the commit of a release (gitHead, else a tag, else the newest commit whose
+ * package.json has the version) and whether a branch or tag holds it, and a checkout of that
+ * commit into a work directory.
  *
  * Remote hosts are slow to fail when they cannot be reached, so every git call runs without
  * prompts (GIT_TERMINAL_PROMPT=0, ssh BatchMode), with http low-speed limits and a hard kill
@@ -71,6 +73,9 @@ export function runGit(args: string[], options: GitOptions): Promise<BoundedRunR
   });
 }
 
+/** What a clone and a fetch take: branches and tags, nothing else the host may serve. */
+const REFSPECS = ['+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'];
+
 export interface MirrorResult {
   gitDir: string;
   /** Whether it was cloned or fetched now (false: the cached copy was used as it was). */
@@ -102,10 +107,12 @@ export async function ensureMirror(
     const skipped = await breaker.probe(url);
     if (skipped) return { gitDir, updated: false, durationMs: elapsed() };
     const res = await runGit(
-      ['--git-dir', gitDir, 'fetch', '--quiet', '--prune', '--tags', 'origin'],
+      ['--git-dir', gitDir, 'fetch', '--quiet', '--prune', '--no-tags', 'origin', ...REFSPECS],
       options,
     );
     if (res.code !== 0 && host !== 'local') breaker.trip(host, `fetching from ${host} failed`);
+    // a clone made by an older vetted with --mirror holds refs/pull/* and the like
+    await dropOtherRefs(gitDir, options);
     return { gitDir, updated: res.code === 0, durationMs: elapsed() };
   }
   if (url.startsWith('file:') && !existsSync(fileURLToPath(url))) {
@@ -115,7 +122,7 @@ export async function ensureMirror(
   if (skipped) return skipped;
   await mkdir(root, { recursive: true });
   const staging = `${gitDir}.${process.pid}.${Date.now()}.tmp`;
-  const res = await runGit(['clone', '--quiet', '--mirror', '--', url, staging], options);
+  const res = await cloneBranchesAndTags(url, staging, options);
   if (res.code !== 0) {
     await rm(staging, { recursive: true, force: true });
     const why = res.timedOut
@@ -131,6 +138,37 @@ export async function ensureMirror(
   return { gitDir, updated: true, durationMs: elapsed() };
 }
 
+/** A bare repository with `url` as origin and its branches and tags fetched. */
+async function cloneBranchesAndTags(
+  url: string,
+  dir: string,
+  options: GitOptions,
+): Promise<BoundedRunResult> {
+  const init = await runGit(['init', '--quiet', '--bare', dir], options);
+  if (init.code !== 0) return init;
+  const set = await runGit(['--git-dir', dir, 'config', 'remote.origin.url', url], options);
+  if (set.code !== 0) return set;
+  return runGit(
+    ['--git-dir', dir, 'fetch', '--quiet', '--no-tags', 'origin', ...REFSPECS],
+    options,
+  );
+}
+
+/** Deletes every ref outside refs/heads and refs/tags. */
+async function dropOtherRefs(gitDir: string, options: GitOptions): Promise<void> {
+  const refs = await runGit(['--git-dir', gitDir, 'for-each-ref', '--format=%(refname)'], options);
+  const other = refs.stdout
+    .split('\n')
+    .filter((r) => r && !r.startsWith('refs/heads/') && !r.startsWith('refs/tags/'));
+  if (other.length === 0) return;
+  await runBounded('git', [...SAFE_CONFIG, '--git-dir', gitDir, 'update-ref', '--stdin'], {
+    env: gitEnv(options.env),
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    input: other.map((r) => `delete ${r}\n`).join(''),
+  });
+}
+
 export interface LocatedSource {
   commit: string;
   method: LocateMethod;
@@ -138,6 +176,10 @@ export interface LocatedSource {
   tag?: string;
   /** gitHead from the packument when the repository does not have it. */
   missingGitHead?: string;
+  /** gitHead is in the clone but on no branch or tag (a pull request's ref, say). */
+  unreachable?: true;
+  /** The release tag of this version points at another commit than gitHead. */
+  tagMismatch?: { tag: string; commit: string };
 }
 
 /**
@@ -157,7 +199,14 @@ export async function findSource(
     const commit = res.stdout.trim();
     if (res.code === 0 && commit) {
       const tag = tags.find((t) => t.commit === commit)?.name;
-      return { commit, method: 'gitHead', ...(tag ? { tag } : {}) };
+      const first = tags[0];
+      return {
+        commit,
+        method: 'gitHead',
+        ...(tag ? { tag } : {}),
+        ...(!tag && first ? { tagMismatch: { tag: first.name, commit: first.commit } } : {}),
+        ...((await isReachable(gitDir, commit, options)) ? {} : { unreachable: true }),
+      };
     }
     missingGitHead = want.gitHead;
   }
@@ -166,7 +215,8 @@ export async function findSource(
   if (first) return { commit: first.commit, method: 'tag', tag: first.name, ...extra };
 
   const file = want.directory ? `${want.directory}/package.json` : 'package.json';
-  const log = await git('log', '--all', '--format=%H', '-n', '2000', '--', file);
+  // only history a branch or tag holds
+  const log = await git('log', '--branches', '--tags', '--format=%H', '-n', '2000', '--', file);
   for (const commit of log.stdout.split('\n').filter(Boolean)) {
     const shown = await git('show', `${commit}:${file}`);
     if (shown.code !== 0) continue;
@@ -180,6 +230,28 @@ export async function findSource(
     }
   }
   return undefined;
+}
+
+/** Whether a branch or tag of the clone holds `commit`. */
+export async function isReachable(
+  gitDir: string,
+  commit: string,
+  options: GitOptions,
+): Promise<boolean> {
+  const res = await runGit(
+    [
+      '--git-dir',
+      gitDir,
+      'for-each-ref',
+      '--count=1',
+      `--contains=${commit}`,
+      '--format=%(refname)',
+      'refs/heads',
+      'refs/tags',
+    ],
+    options,
+  );
+  return res.code === 0 && res.stdout.trim() !== '';
 }
 
 /** The candidate tags that exist, in candidate order, with the commit each points at. */

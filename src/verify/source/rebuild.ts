@@ -3,22 +3,25 @@
  *
  *   1. checkout     the commit's files into a fresh sandbox workspace (host side, no .git)
  *   2. install      its dependencies, dev ones included, from the upstream with every script
- *                   off, on the host (the only step with network); at the workspace root when
- *                   the package is a workspace of it, else in the package's folder
+ *                   off, on the host (the only step with network) and as the sandbox's host
+ *                   user when vetted is root; at the workspace root when the package is a
+ *                   workspace of it, else in the package's folder. Nothing of the repository
+ *                   but its dependency list is obeyed (./host-install)
  *   3. pack         `npm pack` in the package's folder INSIDE the bubblewrap sandbox, with no
  *                   network: npm runs `prepack`, `prepare` and `postpack` as it does on publish
  *
  * Every step is time-limited and a failure comes back as `{ step, reason }`, never thrown,
  * so the layer can say `unavailable` with why. Node and npm are the server's own; the
  * versions the package declares (`engines`, `packageManager`) are reported beside them.
- * Depends on ../../sandbox, ./git and ./run-bounded.
+ * Depends on ../../sandbox, ./git, ./host-install and ./run-bounded.
  */
-import { lstat, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { baseEnv, createWorkspace, resolveLimits, runSandboxed } from '../../sandbox';
 import type { NodeToolchain, SandboxLimits, SandboxRunner } from '../../sandbox';
 import { checkoutCommit, listTree } from './git';
-import { runBounded, tailOf } from './run-bounded';
+import { installBuildDependencies, removeRepositoryConfig } from './host-install';
+import { tailOf } from './run-bounded';
 
 export type RebuildStep = 'checkout' | 'install' | 'pack';
 
@@ -76,6 +79,8 @@ export async function rebuildPackage(options: RebuildOptions): Promise<RebuildRe
     const allFiles = await listTree(options.gitDir, options.commit, gitOpts);
     timings.checkoutMs = since(started);
     if (failed) return fail('checkout', failed);
+    // the repository's npm and yarn settings are obeyed neither on the host nor in the sandbox
+    await removeRepositoryConfig(ws.host.project, allFiles);
     const prefix = options.directory ? `${options.directory}/` : '';
     const tree = new Set(
       [...allFiles].filter((f) => f.startsWith(prefix)).map((f) => f.slice(prefix.length)),
@@ -98,9 +103,20 @@ export async function rebuildPackage(options: RebuildOptions): Promise<RebuildRe
     const inWorkspace = prefix !== '' && root !== undefined && root.workspaces !== undefined;
     const installDir = inWorkspace ? ws.host.project : pkgHostDir;
     const installPkg = inWorkspace ? (root as Record<string, unknown>) : pkg;
-    if (inWorkspace || hasDependencies(installPkg)) {
+    if (inWorkspace || hasDependencies(installPkg) || installPkg.workspaces !== undefined) {
       await rm(path.join(installDir, 'node_modules'), { recursive: true, force: true });
-      const res = await npmInstall(installDir, ws.host.npm, options);
+      const res = await installBuildDependencies({
+        checkout: ws.host.project,
+        tree: allFiles,
+        installDir: inWorkspace ? '' : options.directory,
+        configDir: ws.host.npm,
+        upstream: options.upstream,
+        node: options.toolchain.node,
+        npmCli: options.toolchain.npmCli,
+        npmCache: options.npmCache,
+        timeoutMs: options.timeoutMs,
+        signal: options.signal,
+      });
       timings.installMs = since(started);
       if (res) return fail('install', res);
     }
@@ -178,59 +194,6 @@ export async function rebuildPackage(options: RebuildOptions): Promise<RebuildRe
   } finally {
     await ws.dispose();
   }
-}
-
-/** `npm install` of the checkout's dependencies from the upstream, scripts off; the reason it failed. */
-async function npmInstall(
-  dir: string,
-  configDir: string,
-  options: RebuildOptions,
-): Promise<string | undefined> {
-  const userconfig = path.join(configDir, 'npmrc');
-  await writeFile(userconfig, `registry=${options.upstream}\n`, { mode: 0o600 });
-  const env: Record<string, string> = {
-    PATH: `${path.dirname(options.toolchain.node)}:/usr/bin:/bin`,
-    HOME: configDir,
-    npm_config_userconfig: userconfig,
-    npm_config_globalconfig: path.join(configDir, 'npmrc-global'),
-    npm_config_cache: options.npmCache,
-  };
-  for (const name of [
-    'HTTP_PROXY',
-    'HTTPS_PROXY',
-    'NO_PROXY',
-    'http_proxy',
-    'https_proxy',
-    'NODE_EXTRA_CA_CERTS',
-  ]) {
-    const value = process.env[name];
-    if (value !== undefined) env[name] = value;
-  }
-  const res = await runBounded(
-    options.toolchain.node,
-    [
-      options.toolchain.npmCli,
-      'install',
-      // command-line settings win over a .npmrc the repository may carry
-      `--registry=${options.upstream}`,
-      '--ignore-scripts',
-      '--include=dev',
-      '--no-audit',
-      '--no-fund',
-      '--no-update-notifier',
-      '--loglevel=error',
-      '--fetch-retries=2',
-      '--fetch-retry-mintimeout=1000',
-      '--fetch-retry-maxtimeout=5000',
-    ],
-    { cwd: dir, env, timeoutMs: options.timeoutMs, signal: options.signal },
-  );
-  if (options.signal.aborted) throw options.signal.reason ?? new Error('aborted');
-  if (res.timedOut)
-    return `installing the build dependencies did not finish in ${Math.round(options.timeoutMs / 1000)} s`;
-  if (res.code !== 0)
-    return `npm install exited ${res.code ?? 'abnormally'}: ${tailOf(res.stderr)}`;
-  return undefined;
 }
 
 /** Each component of `rel` under `root` is a directory, not a link. */

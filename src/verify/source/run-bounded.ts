@@ -83,7 +83,34 @@ export function runBounded(
   });
 }
 
-/** The last lines of a program's output, for a reason or a finding. */
+/** The last lines of a program's output, for a reason or a finding (npm's log lines left out). */
 export function tailOf(text: string, lines = 4): string {
-  return text.trim().split('\n').slice(-lines).join('\n').slice(-600);
+  return withoutLogLines(text).split('\n').slice(-lines).join('\n').slice(-600);
+}
+
+/** npm's lines that point at its debug log on the server. */
+const LOG_LINE = /A complete log of this run can be found in|Log files were not written/i;
+
+/**
+ * A reason fit for the world-readable record: lines naming npm's debug log dropped, and every
+ * path under `home` (vetted's home) or a rebuild workspace shown without the server's layout.
+ * @example publicReason('npm error 404\nnpm error A complete log ... /srv/vetted/x.log', '/srv/vetted')
+ *   // 'npm error 404'
+ */
+export function publicReason(text: string, home: string): string {
+  let out = withoutLogLines(text).replace(
+    /(?:\/[^\s/'"`:]+)*\/vetted-behaviour-[\w-]+/g,
+    '<workspace>',
+  );
+  const root = home.replace(/\/+$/, '');
+  if (root.length > 1) out = out.split(root).join('<home>');
+  return out.trim();
+}
+
+function withoutLogLines(text: string): string {
+  return text
+    .split('\n')
+    .filter((line) => !LOG_LINE.test(line))
+    .join('\n')
+    .trim();
 }
