@@ -234,6 +234,21 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
       );
     });
 
+    it('points to reverify when asked to approve a version denied before it was verified', async () => {
+      const body = { reason: 'known bad release' };
+      const denied = await vetted.api('/versions/vt-clean/0.0.1/deny', { token: admin, body });
+      assert.equal(denied.status, 200);
+      const res = await cli(['approve', 'vt-clean@0.0.1', '--reason', 'changed our minds'], {
+        VETTED_URL: vetted.url,
+        VETTED_TOKEN: admin,
+      });
+      assert.notEqual(res.code, 0);
+      assert.match(
+        res.stderr + res.stdout,
+        /vt-clean@0\.0\.1 has no verified bytes to serve .*run `vetted reverify vt-clean@0\.0\.1`/,
+      );
+    });
+
     it('refuses decisions from anonymous and non-admin users and cross-site requests', async () => {
       const bob = await vetted.userToken('bob');
       const body = { reason: 'looks fine to me' };
