@@ -95,11 +95,27 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
     admin = await vetted.adminToken();
   });
 
+  const metrics = async () => {
+    const res = await fetch(`${vetted.url}/-/vetted/metrics`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    assert.equal(res.status, 200);
+    return res.text();
+  };
+
   after(async () => {
     await vetted?.stop();
     await hop?.close();
     await upstream?.stop();
     rmSync(work, { recursive: true, force: true });
+  });
+
+  describe('when nothing has been served yet', () => {
+    it('has no store cache hit ratio in the metrics', async () => {
+      const text = await metrics();
+      assert.match(text, /^# TYPE vetted_store_cache_hit_ratio gauge$/m);
+      assert.doesNotMatch(text, /^vetted_store_cache_hit_ratio /m);
+    });
   });
 
   describe('when a project installs a clean tree', () => {
@@ -133,6 +149,10 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
           ],
         );
       }
+    });
+
+    it('reports the store cache hit ratio once tarballs were read', async () => {
+      assert.match(await metrics(), /^vetted_store_cache_hit_ratio (0|1|0\.\d+)$/m);
     });
 
     it('verifies nothing again for a second project', async () => {
