@@ -220,6 +220,24 @@ describe('metadata through vetted', { timeout: 300_000 }, () => {
     });
   });
 
+  describe('when the URL ends in a slash', () => {
+    for (const [slashed, plain] of [
+      ['/vt-meta/', '/vt-meta'],
+      ['/@vt/meta-scoped/', '/@vt/meta-scoped'],
+    ] as const) {
+      it(`answers ${slashed} as ${plain}`, async () => {
+        const headers = { 'x-forwarded-host': 'npm.corp' };
+        const a = await get(`${vetted.url}${slashed}`, headers);
+        const b = await get(`${vetted.url}${plain}`, headers);
+        assert.equal(a.res.status, 200);
+        assert.ok(a.body.policyRestrictions, 'policyRestrictions');
+        assert.deepEqual(a.body, b.body);
+        assert.equal(a.res.headers.get('etag'), b.res.headers.get('etag'));
+        for (const url of tarballsOf(a.body)) assert.match(url, /^http:\/\/npm\.corp\//);
+      });
+    }
+  });
+
   describe('abbreviated documents', () => {
     it('keep the fields clients rely on, and trust evidence passes through untouched', async () => {
       const { body } = await get(`${vetted.url}/vt-fields`, { accept: CORGI });
