@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import semver from 'semver';
 import type { Logger } from '../log/logger';
-import { baseUrl, reportUrl, sendJson, STATUS_WORDS } from '../gate/respond';
+import { BASE_URL_HEADERS, baseUrl, reportUrl, sendJson, STATUS_WORDS } from '../gate/respond';
 import { errorMessage } from '../errors';
 import { abbreviate, ABBREVIATED_TYPE } from './abbreviate';
 import { metadataContext } from './context';
@@ -55,6 +55,8 @@ export function createMetadataFinisher(logger: Logger): MetadataFinisher {
       try {
         const answer = finish(req, path, status, body, context, original.abbreviated);
         if (answer.kind === 'raw') return end(body);
+        // tarball and report URLs follow the forwarded host; the packument's form follows Accept
+        addVary(res, [...BASE_URL_HEADERS, ...(path.kind === 'packument' ? ['Accept'] : [])]);
         if (answer.kind === 'error') {
           restoreHeaders(res);
           if (answer.notice) res.setHeader('npm-notice', answer.notice);
@@ -193,6 +195,18 @@ function matches(header: string | string[] | undefined, etag: string): boolean {
   const value = Array.isArray(header) ? header.join(',') : header;
   if (!value) return false;
   return value.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*');
+}
+
+/** Adds `names` to the response's `Vary`, keeping what is there (Accept-Encoding). */
+function addVary(res: ServerResponse, names: readonly string[]): void {
+  const current = res.getHeader('vary');
+  const have = (Array.isArray(current) ? current.join(',') : String(current ?? ''))
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  const lower = new Set(have.map((v) => v.toLowerCase()));
+  const all = [...have, ...names.filter((n) => !lower.has(n.toLowerCase()))];
+  res.setHeader('Vary', all.join(', '));
 }
 
 /** Verdaccio's headers for its own body no longer apply. */

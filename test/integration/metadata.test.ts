@@ -238,6 +238,37 @@ describe('metadata through vetted', { timeout: 300_000 }, () => {
     }
   });
 
+  describe('when X-Forwarded-* headers are not a scheme and a host', () => {
+    it('ignores them for the Host header, and names them in Vary', async () => {
+      const host = new URL(vetted.url).host;
+      const hostile: Array<Record<string, string>> = [
+        { 'x-forwarded-host': 'evil.com/x?y=', 'x-forwarded-proto': 'javascript' },
+        { 'x-forwarded-host': 'user@evil.com', 'x-forwarded-proto': 'https:' },
+        { 'x-forwarded-host': 'evil.com:99999' },
+      ];
+      for (const headers of hostile) {
+        const { res, body } = await get(`${vetted.url}/vt-meta`, headers);
+        assert.equal(res.status, 200);
+        for (const url of tarballsOf(body)) {
+          assert.ok(
+            url.startsWith(`http://${host}/vt-meta/-/`),
+            `${url} for ${JSON.stringify(headers)}`,
+          );
+        }
+        assert.match(
+          body.policyRestrictions.message,
+          new RegExp(`http://${host.replace(/\./g, '\\.')}/-/vetted/`),
+        );
+      }
+      const full = await get(`${vetted.url}/vt-meta`);
+      const vary = (full.res.headers.get('vary') ?? '').toLowerCase();
+      for (const h of ['x-forwarded-host', 'x-forwarded-proto', 'accept'])
+        assert.ok(vary.includes(h), `Vary: ${vary}`);
+      const one = await get(`${vetted.url}/vt-meta/1.0.0`);
+      assert.match(one.res.headers.get('vary') ?? '', /X-Forwarded-Host, X-Forwarded-Proto/);
+    });
+  });
+
   describe('abbreviated documents', () => {
     it('keep the fields clients rely on, and trust evidence passes through untouched', async () => {
       const { body } = await get(`${vetted.url}/vt-fields`, { accept: CORGI });
