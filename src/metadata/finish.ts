@@ -23,6 +23,8 @@ import type { MetadataPath } from './metadata-path';
 import { restrictionMessage } from './steer';
 import type { Packument, SteerResult } from './steer';
 import { refuseRestricted } from './refuse';
+import { createWithheldLog } from './withheld-log';
+import type { NoteWithheldFn, WithheldLogOptions } from './withheld-log';
 
 type Next = (err?: unknown) => void;
 type Chunk = string | Buffer | Uint8Array;
@@ -33,7 +35,11 @@ export interface MetadataFinisher {
   handle(req: IncomingMessage, res: ServerResponse, next: Next, path: MetadataPath): void;
 }
 
-export function createMetadataFinisher(logger: Logger): MetadataFinisher {
+export function createMetadataFinisher(
+  logger: Logger,
+  options: { withheldLog?: WithheldLogOptions } = {},
+): MetadataFinisher {
+  const noteWithheld = createWithheldLog(logger, options.withheldLog);
   const claims = (req: IncomingMessage) =>
     req.method === 'GET' || req.method === 'HEAD' ? parseMetadataPath(req.url ?? '/') : undefined;
 
@@ -53,7 +59,7 @@ export function createMetadataFinisher(logger: Logger): MetadataFinisher {
     captureBody(res, (status, body, end) => {
       req.method = original.method;
       try {
-        const answer = finish(req, path, status, body, context, original.abbreviated);
+        const answer = finish(req, path, status, body, context, original.abbreviated, noteWithheld);
         if (answer.kind === 'raw') return end(body);
         // tarball and report URLs follow the forwarded host; the packument's form follows Accept
         addVary(res, [...BASE_URL_HEADERS, ...(path.kind === 'packument' ? ['Accept'] : [])]);
@@ -108,6 +114,7 @@ function finish(
   body: Buffer,
   context: MetadataContext,
   abbreviated: boolean,
+  noteWithheld: NoteWithheldFn,
 ): Answer {
   if (context.failed) {
     return {
@@ -130,6 +137,7 @@ function finish(
   }
   const doc = JSON.parse(body.toString('utf8')) as Packument;
   completeDocument(req, doc, steered);
+  noteWithheld(path.name, steered.restricted, (v) => reportUrl(req, path.name, v));
   const json = (value: unknown, type = 'application/json') => ({
     kind: 'json' as const,
     text: JSON.stringify(value),

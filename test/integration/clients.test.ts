@@ -40,6 +40,22 @@ const HIDES_REASON = new Set<ClientName>(['yarn1', 'bun']);
 
 const lib = (client: ClientName) => `vt-${client}-lib`;
 
+/**
+ * What each client prints for an exact version that vetted withheld from the metadata: npm reads
+ * `policyRestrictions` and prints our reason; the others resolve against `versions` only and say
+ * that no version matches, in their own words.
+ */
+const WITHHELD_TEXT: Record<ClientName, (name: string) => RegExp> = {
+  npm: (name) => new RegExp(`E403[\\s\\S]*${name}@1\\.2\\.0 is held for review: SHELL_SPAWN`),
+  yarn1: (name) => new RegExp(`Couldn't find any versions for "${name}" that matches "1\\.2\\.0"`),
+  yarn4: (name) => new RegExp(`YN0082.*${name}@npm:1\\.2\\.0: No candidates found`),
+  pnpm: (name) => new RegExp(`ERR_PNPM_NO_MATCHING_VERSION.*${name}@1\\.2\\.0`),
+  bun: (name) =>
+    new RegExp(
+      `No version matching "1\\.2\\.0" found for specifier "${name}" \\(but package exists\\)`,
+    ),
+};
+
 /** The audit command, and what each client prints when the upstream has no audit endpoint. */
 const AUDIT: Record<ClientName, { args: string[]; text?: RegExp }> = {
   npm: {
@@ -182,16 +198,17 @@ describe('clients through vetted', { timeout: 900_000 }, () => {
         assert.ok(installed(p, 'color-name', '1.1.4'));
       });
 
-      it('refuses a blocked exact version, naming it', async (t) => {
+      it('refuses a withheld exact version; npm shows the reason, vetted logs it', async (t) => {
         blocked = project({ [lib(client)]: '1.2.0' });
         const res = await install(blocked);
         t.diagnostic(errorLines(res));
         assert.notEqual(res.code, 0, output(res));
-        assert.match(
-          output(res),
-          new RegExp(`${lib(client)}.*1\\.2\\.0|1\\.2\\.0.*${lib(client)}`),
+        assert.match(output(res), WITHHELD_TEXT[client](lib(client)), output(res));
+        // the operator's side: one line per package and status, with the reason and the report
+        const line = new RegExp(
+          `withheld ${lib(client)}@1\\.2\\.0 \\(held\\): SHELL_SPAWN[^;]*; report: http://\\S+/-/vetted/api/versions/${lib(client)}/1\\.2\\.0`,
         );
-        if (client === 'npm') assert.match(output(res), /is held for review: SHELL_SPAWN/);
+        assert.match(vetted.output.text(), line);
       });
 
       it('reports an upstream without audit endpoints as a missing endpoint', async (t) => {

@@ -135,6 +135,14 @@ describe('metadata through vetted', { timeout: 300_000 }, () => {
       assert.equal(typeof body.time['2.0.0'], 'string');
     });
 
+    it('logs them once per package and status, with the newest reason and report', async () => {
+      await get(`${vetted.url}/vt-meta`);
+      await get(`${vetted.url}/vt-meta`, { accept: CORGI });
+      const line =
+        /withheld vt-meta@2\.1\.0,1\.2\.0 \(denied\): admin: known bad release; report: http:\/\/127\.0\.0\.1:\d+\/-\/vetted\/api\/versions\/vt-meta\/2\.1\.0/g;
+      assert.equal(vetted.output.text().match(line)?.length, 1, vetted.output.text());
+    });
+
     it('serves the same view abbreviated, with the abbreviated content type', async () => {
       const full = (await get(`${vetted.url}/vt-meta`)).body;
       const { res, body } = await get(`${vetted.url}/vt-meta`, { accept: CORGI });
