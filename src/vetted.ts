@@ -42,6 +42,7 @@ import { isAdmitted } from './types';
 import type { PreviousVersion } from './verify/layer';
 import { errorMessage } from './errors';
 import { Exemptions } from './admin/exemptions';
+import { RevokedSessions } from './admin/revoked-sessions';
 import { WebhookOutbox } from './admin/webhook';
 import { createMetrics } from './admin/metrics';
 import type { VettedMetrics } from './admin/metrics';
@@ -62,6 +63,8 @@ export interface Vetted {
   startedAt: Date;
   /** Admins' standing approvals; consulted at verdict time (src/admin/exemptions.ts). */
   exemptions: Exemptions;
+  /** Console sessions logged out before their expiry (src/admin/revoked-sessions.ts). */
+  revokedSessions: RevokedSessions;
   /** Present when `webhook` is configured. */
   webhook?: WebhookOutbox;
   metrics: VettedMetrics;
@@ -170,6 +173,7 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     ],
   });
   const exemptions = await Exemptions.open(subs.db, index);
+  const revokedSessions = await RevokedSessions.open(subs.db);
   const queue = await JobQueue.open(
     subs,
     index,
@@ -206,6 +210,7 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     ...(advisories ? { advisories } : {}),
     startedAt: new Date(),
     exemptions,
+    revokedSessions,
     webhook,
     metrics,
     async close() {

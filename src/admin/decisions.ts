@@ -111,7 +111,8 @@ function checkMove(decision: Decision, current: VersionRecord, target: Status): 
   if (decision === 'approve' && !current.storedIntegrity) {
     throw new VettedError(
       'CONFLICT',
-      `${key} has no verified bytes to serve (${current.reasons[0] ?? current.status}); it cannot be approved`,
+      `${key} has no verified bytes to serve (${current.reasons[0] ?? current.status}); ` +
+        `run \`vetted reverify ${key}\` to verify it, then approve the verdict if it is held`,
     );
   }
   if (decision === 'revoke' && current.status !== 'verified' && current.status !== 'approved') {

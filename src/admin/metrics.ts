@@ -52,11 +52,13 @@ export function createMetrics(deps: {
   });
   new Gauge({
     name: 'vetted_store_cache_hit_ratio',
-    help: 'Share of verified-tarball reads answered from memory since start',
+    help: 'Share of verified-tarball reads answered from memory since start (absent before any read)',
     registers: [registry],
     collect() {
       const { hits, misses } = deps.store.cacheStats();
-      this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
+      // no reads is no measurement, not a ratio of 0: the series stays absent until one
+      if (hits + misses === 0) return this.remove();
+      this.set(hits / (hits + misses));
     },
   });
   // the store keeps running totals; the counter catches up with them at each scrape

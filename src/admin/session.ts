@@ -2,7 +2,8 @@
  * Console sessions and CSRF tokens. A user logs in with Verdaccio's own authentication; the
  * session is a cookie holding `{name, groups, expiry, id}` with an HMAC-SHA256 over it, keyed by
  * a secret kept in `<home>/keys/session-secret`, so a restart keeps everyone logged in and no
- * session table is needed. Groups are those Verdaccio gave at login.
+ * session table is needed. Groups are those Verdaccio gave at login. Logging out revokes the
+ * session's id (src/admin/revoked-sessions.ts), which the console checks on every request.
  *
  * The CSRF token of a session is an HMAC of its id: forms carry it, fetch calls send it as
  * `x-vetted-csrf`. Depends on node:crypto and the file system only.

@@ -99,7 +99,7 @@ async function decide(
       const exists = await vetted.versionExists(name, version);
       if (exists === false) {
         return sendJson(res, 404, {
-          error: `${name}@${version} does not exist on the upstream registry`,
+          error: `${name}@${version} is not available from the upstream registry (it has no such version or refuses the package)`,
         });
       }
       if (exists === undefined) {

@@ -78,11 +78,36 @@ export function reportUrl(req: IncomingMessage, name: string, version: string): 
   return `${baseUrl(req)}/-/vetted/api/versions/${encoded}`;
 }
 
-/** The scheme and host the client used, behind a proxy too. */
+/**
+ * The scheme and host the client used, behind a proxy too. `X-Forwarded-Proto` counts only as
+ * `http` or `https`, and a host header only as a plain `host[:port]`: anything else (a path, a
+ * query, userinfo, another scheme) would put tarball and report URLs somewhere else, so it is
+ * ignored for the next source (X-Forwarded-Host, then Host, then `localhost`).
+ */
 export function baseUrl(req: IncomingMessage): string {
-  const proto = firstHeader(req.headers['x-forwarded-proto']) ?? 'http';
-  const host = firstHeader(req.headers['x-forwarded-host']) ?? req.headers.host ?? 'localhost';
+  const forwarded = firstHeader(req.headers['x-forwarded-proto'])?.toLowerCase();
+  const proto = forwarded === 'https' || forwarded === 'http' ? forwarded : 'http';
+  const host =
+    validHost(firstHeader(req.headers['x-forwarded-host'])) ??
+    validHost(req.headers.host) ??
+    'localhost';
   return `${proto}://${host}`;
+}
+
+/** The request headers `baseUrl` reads, for `Vary` on answers that embed it. */
+export const BASE_URL_HEADERS = ['X-Forwarded-Host', 'X-Forwarded-Proto'] as const;
+
+// a host name (underscores too: compose service names) or IPv4 address, or a bracketed IPv6
+// address, then an optional port
+const HOST =
+  /^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/i;
+
+function validHost(value: string | undefined): string | undefined {
+  if (!value || value.length > 255) return undefined;
+  const match = HOST.exec(value);
+  if (!match) return undefined;
+  const port = match[1];
+  return port === undefined || (Number(port) >= 1 && Number(port) <= 65535) ? value : undefined;
 }
 
 function firstHeader(value: string | string[] | undefined): string | undefined {

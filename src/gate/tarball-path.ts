@@ -47,7 +47,9 @@ export function parseTarballPath(rawUrl: string): TarballPath {
   const scoped = nameParts.join('/').startsWith('@');
   const name = nameParts.join('/');
   const nameCheck = validateName(name);
-  if (!nameCheck.validForOldPackages || name.includes('..')) {
+  // scopes came after npm stopped accepting capitals: no scoped package has one
+  const badCase = scoped && name !== name.toLowerCase();
+  if (!nameCheck.validForOldPackages || badCase || name.includes('..')) {
     return invalid(400, `"${printable(name)}" is not a valid package name`);
   }
   const base = scoped ? name.slice(name.indexOf('/') + 1) : name;

@@ -2,6 +2,9 @@
  * pacote and npm-registry-fetch report through proc-log, which emits `process.emit('log', …)`.
  * This bridge forwards those events to our logger once, at the levels the house style maps,
  * with credentials in URLs removed. `removeProcLogBridge` undoes it (tests).
+ *
+ * NOTE: the text goes in a field named `detail`: `msg` is pino's message key, and a field of
+ * that name replaces the template before Verdaccio fills it (`fetch: @{source}: @{msg}`).
  */
 import type { Logger } from './logger';
 import { redactText } from './redact';
@@ -27,8 +30,10 @@ export function installProcLogBridge(logger: Logger): void {
     const target = LEVELS[level];
     if (!target) return;
     const [prefix, ...rest] = args;
-    const msg = redactText(rest.map((a) => (a instanceof Error ? a.message : String(a))).join(' '));
-    logger[target]({ source: String(prefix), msg }, '@{source}: @{msg}');
+    const detail = redactText(
+      rest.map((a) => (a instanceof Error ? a.message : String(a))).join(' '),
+    );
+    logger[target]({ source: String(prefix), detail }, '@{source}: @{detail}');
   };
   process.on('log', installed);
 }

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import semver from 'semver';
 import type { Logger } from '../log/logger';
-import { baseUrl, reportUrl, sendJson, STATUS_WORDS } from '../gate/respond';
+import { BASE_URL_HEADERS, baseUrl, reportUrl, sendJson, STATUS_WORDS } from '../gate/respond';
 import { errorMessage } from '../errors';
 import { abbreviate, ABBREVIATED_TYPE } from './abbreviate';
 import { metadataContext } from './context';
@@ -23,6 +23,8 @@ import type { MetadataPath } from './metadata-path';
 import { restrictionMessage } from './steer';
 import type { Packument, SteerResult } from './steer';
 import { refuseRestricted } from './refuse';
+import { createWithheldLog } from './withheld-log';
+import type { NoteWithheldFn, WithheldLogOptions } from './withheld-log';
 
 type Next = (err?: unknown) => void;
 type Chunk = string | Buffer | Uint8Array;
@@ -33,7 +35,11 @@ export interface MetadataFinisher {
   handle(req: IncomingMessage, res: ServerResponse, next: Next, path: MetadataPath): void;
 }
 
-export function createMetadataFinisher(logger: Logger): MetadataFinisher {
+export function createMetadataFinisher(
+  logger: Logger,
+  options: { withheldLog?: WithheldLogOptions } = {},
+): MetadataFinisher {
+  const noteWithheld = createWithheldLog(logger, options.withheldLog);
   const claims = (req: IncomingMessage) =>
     req.method === 'GET' || req.method === 'HEAD' ? parseMetadataPath(req.url ?? '/') : undefined;
 
@@ -53,8 +59,10 @@ export function createMetadataFinisher(logger: Logger): MetadataFinisher {
     captureBody(res, (status, body, end) => {
       req.method = original.method;
       try {
-        const answer = finish(req, path, status, body, context, original.abbreviated);
+        const answer = finish(req, path, status, body, context, original.abbreviated, noteWithheld);
         if (answer.kind === 'raw') return end(body);
+        // tarball and report URLs follow the forwarded host; the packument's form follows Accept
+        addVary(res, [...BASE_URL_HEADERS, ...(path.kind === 'packument' ? ['Accept'] : [])]);
         if (answer.kind === 'error') {
           restoreHeaders(res);
           if (answer.notice) res.setHeader('npm-notice', answer.notice);
@@ -106,6 +114,7 @@ function finish(
   body: Buffer,
   context: MetadataContext,
   abbreviated: boolean,
+  noteWithheld: NoteWithheldFn,
 ): Answer {
   if (context.failed) {
     return {
@@ -128,6 +137,7 @@ function finish(
   }
   const doc = JSON.parse(body.toString('utf8')) as Packument;
   completeDocument(req, doc, steered);
+  noteWithheld(path.name, steered.restricted, (v) => reportUrl(req, path.name, v));
   const json = (value: unknown, type = 'application/json') => ({
     kind: 'json' as const,
     text: JSON.stringify(value),
@@ -193,6 +203,18 @@ function matches(header: string | string[] | undefined, etag: string): boolean {
   const value = Array.isArray(header) ? header.join(',') : header;
   if (!value) return false;
   return value.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*');
+}
+
+/** Adds `names` to the response's `Vary`, keeping what is there (Accept-Encoding). */
+function addVary(res: ServerResponse, names: readonly string[]): void {
+  const current = res.getHeader('vary');
+  const have = (Array.isArray(current) ? current.join(',') : String(current ?? ''))
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  const lower = new Set(have.map((v) => v.toLowerCase()));
+  const all = [...have, ...names.filter((n) => !lower.has(n.toLowerCase()))];
+  res.setHeader('Vary', all.join(', '));
 }
 
 /** Verdaccio's headers for its own body no longer apply. */

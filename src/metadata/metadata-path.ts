@@ -2,7 +2,8 @@
  * Decoding a request path into a metadata route: the packument (`/name`), one version or tag
  * (`/name/1.0.0`, `/name/latest`) and the dist-tags endpoint (`/-/package/name/dist-tags`).
  * Scoped names arrive as `@scope/name`, `@scope%2fname`, `@scope%2Fname` or `%40scope%2Fname`;
- * all decode to the same name. Anything else is `undefined` and left to Verdaccio.
+ * all decode to the same name; one trailing slash (`/ms/`) is the same route, as in Verdaccio.
+ * Anything else is `undefined` and left to Verdaccio.
  */
 import validateName from 'validate-npm-package-name';
 
@@ -16,7 +17,9 @@ const DIST_TAGS = /^\/-\/package\/(.+)\/dist-tags$/;
 
 export function parseMetadataPath(rawUrl: string): MetadataPath | undefined {
   const query = rawUrl.indexOf('?');
-  const raw = query === -1 ? rawUrl : rawUrl.slice(0, query);
+  const path = query === -1 ? rawUrl : rawUrl.slice(0, query);
+  // Verdaccio's routes (Express, non-strict) answer `/ms/` as `/ms`: one trailing slash is ours too
+  const raw = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
   if (raw.length > MAX_PATH || !raw.startsWith('/') || raw === '/') return undefined;
   const tags = DIST_TAGS.exec(raw);
   if (tags) {

@@ -1,9 +1,11 @@
 /**
  * Registry endpoints that vetted forwards to the upstream unchanged: `npm audit`
  * (`/-/npm/v1/security/advisories/bulk`, `/-/npm/v1/security/audits/quick`), the registry's
- * signing keys (`/-/npm/v1/keys`) and attestations (`/-/npm/v1/attestations/*`). An upstream that
- * fails or does not answer in time gives a clean 404 (npm then reports that the registry does
- * not support audits, or skips signature checks), never a 500.
+ * signing keys (`/-/npm/v1/keys`) and attestations (`/-/npm/v1/attestations/*`). Only a 2xx JSON
+ * answer is relayed. Anything else (no answer in time, a 5xx, a 4xx such as the 404 or 405 page
+ * of a registry without audit support, a 2xx that is not JSON) gives a JSON 404, the answer every
+ * client reads as "this registry has no such endpoint" (npm: audit endpoint returned an error),
+ * never a 500 or a page clients choke on.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from '../gate/respond';
@@ -49,23 +51,21 @@ export async function forwardToUpstream(
   } catch {
     return sendJson(res, 404, { error: 'the upstream registry did not answer this request' });
   }
-  if (answer.status >= 500) {
+  const type = answer.headers.get('content-type') ?? '';
+  if (answer.status < 200 || answer.status > 299 || !/\bjson\b/i.test(type)) {
     await answer.body?.cancel();
     return sendJson(res, 404, {
-      error: `the upstream registry failed this request (HTTP ${answer.status})`,
+      error: `the upstream registry does not support this request (HTTP ${answer.status}${type ? `, ${type.split(';')[0]}` : ''})`,
     });
   }
-  const type = answer.headers.get('content-type') ?? '';
-  if (answer.status >= 400 && !type.includes('json')) {
-    // Verdaccio upstreams without an audit plugin answer an HTML page
-    await answer.body?.cancel();
-    return sendJson(res, answer.status, {
-      error: `the upstream registry does not support this request (HTTP ${answer.status})`,
-    });
+  let body: Buffer;
+  try {
+    body = Buffer.from(await answer.arrayBuffer());
+  } catch {
+    return sendJson(res, 404, { error: 'the upstream registry did not finish its answer' });
   }
-  const body = Buffer.from(await answer.arrayBuffer());
   res.statusCode = answer.status;
-  res.setHeader('Content-Type', answer.headers.get('content-type') ?? 'application/json');
+  res.setHeader('Content-Type', type);
   res.setHeader('Content-Length', String(body.length));
   res.end(req.method === 'HEAD' ? undefined : body);
 }

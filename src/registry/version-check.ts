@@ -17,7 +17,10 @@ interface Listing {
 
 const RECHECK_AFTER_MS = 5_000;
 
-/** @returns false when the upstream says no, undefined when it cannot be asked. */
+/**
+ * @returns false when the upstream says no (404, or another 4xx such as 401 or 403 for a name it
+ * will not serve), undefined when it cannot be asked (no answer, 5xx, 408, 429).
+ */
 export function createVersionCheck(upstream: Upstream): VersionExistsFn {
   const cache = new LRUCache<string, Listing>({
     max: 5_000,
@@ -26,7 +29,8 @@ export function createVersionCheck(upstream: Upstream): VersionExistsFn {
       try {
         return { versions: await upstream.versions(name), at: Date.now() };
       } catch (err) {
-        if (errorCode(err) === 'E404') return { versions: new Set<string>(), at: Date.now() };
+        // the upstream answered, and its answer is no: not found, or refused (401, 403, 400...)
+        if (isRefusal(err)) return { versions: new Set<string>(), at: Date.now() };
         return undefined;
       }
     },
@@ -38,4 +42,13 @@ export function createVersionCheck(upstream: Upstream): VersionExistsFn {
     }
     return listing ? listing.versions.has(version) : undefined;
   };
+}
+
+/** A 4xx answer other than the transient ones (408 timeout, 429 rate limit). */
+function isRefusal(err: unknown): boolean {
+  if (errorCode(err) === 'E404') return true;
+  const status = (err as { statusCode?: unknown } | undefined)?.statusCode;
+  return (
+    typeof status === 'number' && status >= 400 && status < 500 && ![408, 429].includes(status)
+  );
 }

@@ -17,15 +17,29 @@ import { freePort } from './ports';
  * - `reset`: accept, then destroy the socket before any byte.
  * - `slow`: forward, writing the body in small chunks `slowMs` apart.
  * - `error500`: answer 500 with a short body.
+ * - `forbidden`: answer 403 with a JSON error (a registry that refuses, not one that is down).
+ * - `html405`: answer 405 with an HTML page (a mirror without the npm audit endpoints).
  * - `truncate`: send the headers (with the full Content-Length) and half the body, then cut.
  * - `garbage`: answer 200 with bytes that are not JSON (or not a tarball).
  * - `mismatch`: tarballs only: serve other valid-looking bytes with status 200.
  */
 export type FaultMode =
-  'pass' | 'down' | 'reset' | 'slow' | 'error500' | 'truncate' | 'garbage' | 'mismatch';
+  | 'pass'
+  | 'down'
+  | 'reset'
+  | 'slow'
+  | 'error500'
+  | 'forbidden'
+  | 'html405'
+  | 'truncate'
+  | 'garbage'
+  | 'mismatch';
 
-/** Which requests a mode applies to; the others pass. */
-export type FaultTarget = 'all' | 'tarball' | 'packument';
+/**
+ * Which requests a mode applies to; the others pass. Other requests (`/-/...`) are faulted under
+ * every target; `other` faults only them.
+ */
+export type FaultTarget = 'all' | 'tarball' | 'packument' | 'other';
 
 export interface MadeUpVersion {
   version: string;
@@ -73,6 +87,14 @@ export async function startFaultyUpstream(target: string): Promise<FaultyUpstrea
       if (mode === 'error500') {
         res.writeHead(500, { 'content-type': 'text/plain' });
         return void res.end('internal error (injected)');
+      }
+      if (mode === 'html405') {
+        res.writeHead(405, { 'content-type': 'text/html; charset=utf-8' });
+        return void res.end('<!DOCTYPE html><title>405 Not Allowed</title>');
+      }
+      if (mode === 'forbidden') {
+        res.writeHead(403, { 'content-type': 'application/json' });
+        return void res.end('{"error":"forbidden (injected)"}');
       }
       if (mode === 'garbage') {
         const junk = kind === 'tarball' ? 'not a gzip stream' : '{"name": "x", "versions": {';

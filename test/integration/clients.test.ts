@@ -14,6 +14,8 @@ import path from 'node:path';
 import { startVerdaccio, createUser } from '../helpers/verdaccio';
 import type { RunningVerdaccio } from '../helpers/verdaccio';
 import { bumpVersion, createGitPackage, publishPackage } from '../helpers/fixtures';
+import { startFaultyUpstream } from '../helpers/faulty-upstream';
+import type { FaultyUpstream } from '../helpers/faulty-upstream';
 import { startVetted, waitForStatus } from '../helpers/vetted';
 import type { RunningVetted } from '../helpers/vetted';
 import { clientProject, CLIENTS, installClient, runClient } from '../helpers/clients';
@@ -37,6 +39,41 @@ const LOCKFILES = ['package-lock.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lock
 const HIDES_REASON = new Set<ClientName>(['yarn1', 'bun']);
 
 const lib = (client: ClientName) => `vt-${client}-lib`;
+
+/**
+ * What each client prints for an exact version that vetted withheld from the metadata: npm reads
+ * `policyRestrictions` and prints our reason; the others resolve against `versions` only and say
+ * that no version matches, in their own words.
+ */
+const WITHHELD_TEXT: Record<ClientName, (name: string) => RegExp> = {
+  npm: (name) => new RegExp(`E403[\\s\\S]*${name}@1\\.2\\.0 is held for review: SHELL_SPAWN`),
+  yarn1: (name) => new RegExp(`Couldn't find any versions for "${name}" that matches "1\\.2\\.0"`),
+  yarn4: (name) => new RegExp(`YN0082.*${name}@npm:1\\.2\\.0: No candidates found`),
+  pnpm: (name) => new RegExp(`ERR_PNPM_NO_MATCHING_VERSION.*${name}@1\\.2\\.0`),
+  bun: (name) =>
+    new RegExp(
+      `No version matching "1\\.2\\.0" found for specifier "${name}" \\(but package exists\\)`,
+    ),
+};
+
+/** The audit command, and what each client prints when the upstream has no audit endpoint. */
+const AUDIT: Record<ClientName, { args: string[]; text?: RegExp }> = {
+  npm: {
+    args: ['audit'],
+    text: /audit 404 Not Found - POST \S+\/-\/npm\/v1\/security\/advisories\/bulk - the upstream registry does not support this request \(HTTP 405[\s\S]*audit endpoint returned an error/,
+  },
+  // yarn 1 sends `yarn audit` to registry.yarnpkg.com whatever the project's registry: never to vetted
+  yarn1: { args: ['audit', '--non-interactive'] },
+  yarn4: {
+    args: ['npm', 'audit'],
+    text: /the upstream registry does not support this request \(HTTP 405[\s\S]*Response code 404/,
+  },
+  pnpm: {
+    args: ['audit'],
+    text: /ERR_PNPM_AUDIT_ENDPOINT_NOT_EXISTS\s+The audit endpoint \(at \S+\/-\/npm\/v1\/security\/audits\/quick\)/,
+  },
+  bun: { args: ['audit'], text: /POST \S+\/-\/npm\/v1\/security\/advisories\/bulk - 404/ },
+};
 
 function installedVersion(project: ClientProject, name: string): string | undefined {
   const file = path.join(project.dir, 'node_modules', name, 'package.json');
@@ -75,6 +112,8 @@ const split = (spec: string) => {
 
 describe('clients through vetted', { timeout: 900_000 }, () => {
   let upstream: RunningVerdaccio;
+  /** Between vetted and the upstream: plays a mirror without the audit endpoints (405). */
+  let hop: FaultyUpstream;
   let vetted: RunningVetted;
   let admin: string;
   const bins = new Map<ClientName, string>();
@@ -111,7 +150,8 @@ describe('clients through vetted', { timeout: 900_000 }, () => {
       }),
     );
 
-    vetted = await startVetted({ upstream: upstream.url, options: { waitForVerdict: 25 } });
+    hop = await startFaultyUpstream(upstream.url);
+    vetted = await startVetted({ upstream: hop.url, options: { waitForVerdict: 25 } });
     admin = await vetted.adminToken();
     const libs = CLIENT_NAMES.flatMap((c) =>
       ['1.0.0', '1.1.0', '1.2.0'].map((v) => `${lib(c)}@${v}`),
@@ -128,6 +168,7 @@ describe('clients through vetted', { timeout: 900_000 }, () => {
 
   after(async () => {
     await vetted?.stop();
+    await hop?.close();
     await upstream?.stop();
   });
 
@@ -157,16 +198,42 @@ describe('clients through vetted', { timeout: 900_000 }, () => {
         assert.ok(installed(p, 'color-name', '1.1.4'));
       });
 
-      it('refuses a blocked exact version, naming it', async (t) => {
+      it('refuses a withheld exact version; npm shows the reason, vetted logs it', async (t) => {
         blocked = project({ [lib(client)]: '1.2.0' });
         const res = await install(blocked);
         t.diagnostic(errorLines(res));
         assert.notEqual(res.code, 0, output(res));
-        assert.match(
-          output(res),
-          new RegExp(`${lib(client)}.*1\\.2\\.0|1\\.2\\.0.*${lib(client)}`),
+        assert.match(output(res), WITHHELD_TEXT[client](lib(client)), output(res));
+        // the operator's side: one line per package and status, with the reason and the report
+        const line = new RegExp(
+          `withheld ${lib(client)}@1\\.2\\.0 \\(held\\): SHELL_SPAWN[^;]*; report: http://\\S+/-/vetted/api/versions/${lib(client)}/1\\.2\\.0`,
         );
-        if (client === 'npm') assert.match(output(res), /is held for review: SHELL_SPAWN/);
+        assert.match(vetted.output.text(), line);
+      });
+
+      it('reports an upstream without audit endpoints as a missing endpoint', async (t) => {
+        const p = project({ [lib(client)]: '1.0.0' });
+        const first = await install(p);
+        assert.equal(first.code, 0, output(first));
+        const asked = hop.counts.other;
+        await hop.setMode('html405', 'other');
+        let res;
+        try {
+          res = await runClient(p, AUDIT[client].args);
+        } finally {
+          await hop.setMode('pass');
+        }
+        t.diagnostic(errorLines(res));
+        assert.notEqual(res.code, 0, output(res));
+        const text = AUDIT[client].text;
+        if (text) {
+          assert.match(output(res), text, output(res));
+          assert.ok(hop.counts.other > asked, 'the audit reached the upstream through vetted');
+        } else {
+          assert.equal(hop.counts.other, asked, 'yarn 1 asked vetted for an audit');
+        }
+        // (yarn 4 prints a line of its minified source, so only a status counts)
+        assert.doesNotMatch(output(res), /(HTTP|code:?|status) 500\b|Internal Server Error/i);
       });
 
       it('resolves a range whose newest version is held to the newest admitted one', async () => {

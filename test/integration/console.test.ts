@@ -199,6 +199,28 @@ describe('the admin console in a browser', { timeout: 420_000 }, () => {
     await context.close();
   });
 
+  it('refuses a copied session cookie once its session logged out', async () => {
+    const context = await login('admin', adminPassword);
+    const [cookie] = await context.cookies();
+    assert.ok(cookie, 'a session cookie');
+    const replay = () =>
+      fetch(`${vetted.url}/-/vetted/`, {
+        headers: { cookie: `${cookie.name}=${cookie.value}` },
+        redirect: 'manual',
+      });
+    const before = await replay();
+    assert.equal(before.status, 200);
+    await before.body?.cancel();
+    const page = await context.newPage();
+    await page.goto(`${vetted.url}/-/vetted/`);
+    await Promise.all([page.waitForURL(/\/-\/vetted\/login$/), page.click('form.who button')]);
+    await context.close();
+    const after = await replay();
+    assert.equal(after.status, 303);
+    assert.match(after.headers.get('location') ?? '', /\/-\/vetted\/login/);
+    await after.body?.cancel();
+  });
+
   it('lists the held version and shows its finding, evidence and file diff', async () => {
     for (const width of [1280, 390]) {
       const context = await login('admin', adminPassword, width);

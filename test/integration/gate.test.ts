@@ -14,6 +14,8 @@ import { startVerdaccio, createUser } from '../helpers/verdaccio';
 import type { RunningVerdaccio } from '../helpers/verdaccio';
 import { createGitPackage, publishPackage, tamperUpstreamTarball } from '../helpers/fixtures';
 import { npmEnv, runNpm } from '../helpers/npm';
+import { startFaultyUpstream } from '../helpers/faulty-upstream';
+import type { FaultyUpstream } from '../helpers/faulty-upstream';
 import { startVetted, waitForStatus } from '../helpers/vetted';
 import type { RunningVetted } from '../helpers/vetted';
 import { openDatabase, seqKey } from '../../src/index/database';
@@ -54,6 +56,8 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 
 describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
   let upstream: RunningVerdaccio;
+  /** Between vetted and the upstream, to make the upstream refuse. */
+  let hop: FaultyUpstream;
   let vetted: RunningVetted;
   let work: string;
   let admin: string;
@@ -86,14 +90,32 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
     });
     await publish({ name: 'vt-tampered', version: '1.0.0' });
     await tamperUpstreamTarball(upstream.storage, 'vt-tampered', '1.0.0');
-    vetted = await startVetted({ upstream: upstream.url, options: { waitForVerdict: 20 } });
+    hop = await startFaultyUpstream(upstream.url);
+    vetted = await startVetted({ upstream: hop.url, options: { waitForVerdict: 20 } });
     admin = await vetted.adminToken();
   });
 
+  const metrics = async () => {
+    const res = await fetch(`${vetted.url}/-/vetted/metrics`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
+    assert.equal(res.status, 200);
+    return res.text();
+  };
+
   after(async () => {
     await vetted?.stop();
+    await hop?.close();
     await upstream?.stop();
     rmSync(work, { recursive: true, force: true });
+  });
+
+  describe('when nothing has been served yet', () => {
+    it('has no store cache hit ratio in the metrics', async () => {
+      const text = await metrics();
+      assert.match(text, /^# TYPE vetted_store_cache_hit_ratio gauge$/m);
+      assert.doesNotMatch(text, /^vetted_store_cache_hit_ratio /m);
+    });
   });
 
   describe('when a project installs a clean tree', () => {
@@ -127,6 +149,10 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
           ],
         );
       }
+    });
+
+    it('reports the store cache hit ratio once tarballs were read', async () => {
+      assert.match(await metrics(), /^vetted_store_cache_hit_ratio (0|1|0\.\d+)$/m);
     });
 
     it('verifies nothing again for a second project', async () => {
@@ -228,6 +254,21 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
       );
     });
 
+    it('points to reverify when asked to approve a version denied before it was verified', async () => {
+      const body = { reason: 'known bad release' };
+      const denied = await vetted.api('/versions/vt-clean/0.0.1/deny', { token: admin, body });
+      assert.equal(denied.status, 200);
+      const res = await cli(['approve', 'vt-clean@0.0.1', '--reason', 'changed our minds'], {
+        VETTED_URL: vetted.url,
+        VETTED_TOKEN: admin,
+      });
+      assert.notEqual(res.code, 0);
+      assert.match(
+        res.stderr + res.stdout,
+        /vt-clean@0\.0\.1 has no verified bytes to serve .*run `vetted reverify vt-clean@0\.0\.1`/,
+      );
+    });
+
     it('refuses decisions from anonymous and non-admin users and cross-site requests', async () => {
       const bob = await vetted.userToken('bob');
       const body = { reason: 'looks fine to me' };
@@ -261,6 +302,7 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
       '/vt-clean/-/vt-clean-1.0.0.tgz/',
       `/${'a'.repeat(3000)}/-/a-1.0.0.tgz`,
       '/__proto__/-/__proto__-1.0.0.tgz',
+      '/@VT/held/-/held-1.0.0.tgz',
     ];
     for (const url of bad) {
       it(`answers 4xx for ${url.slice(0, 60)}`, async () => {
@@ -271,6 +313,18 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
     it('answers 404 for a version the upstream does not have', async () => {
       const res = await fetch(`${vetted.url}/vt-clean/-/vt-clean-9.9.9.tgz`);
       assert.equal(res.status, 404);
+    });
+    it('answers 404, not an outage, when the upstream refuses the package with a 403', async () => {
+      await hop.setMode('forbidden', 'packument');
+      try {
+        const res = await fetch(`${vetted.url}/vt-refused/-/vt-refused-1.0.0.tgz`);
+        const body = (await res.json()) as { error: string };
+        assert.equal(res.status, 404, body.error);
+        assert.match(body.error, /not available from the upstream registry/);
+      } finally {
+        await hop.setMode('pass');
+      }
+      assert.equal((await vetted.api('/queue')).body.jobs.length, 0);
     });
     it('stays up', async () => {
       assert.equal((await vetted.api('/health')).status, 200);

@@ -16,6 +16,11 @@ describe('parseMetadataPath', () => {
     ['/%40s%2fn/next', { kind: 'version', name: '@s/n', spec: 'next' }],
     ['/-/package/@s%2fn/dist-tags', { kind: 'dist-tags', name: '@s/n' }],
     ['/-/package/left-pad/dist-tags', { kind: 'dist-tags', name: 'left-pad' }],
+    ['/ms/', { kind: 'packument', name: 'ms' }],
+    ['/@types/ms/', { kind: 'packument', name: '@types/ms' }],
+    ['/@types%2fms/?write=true', { kind: 'packument', name: '@types/ms' }],
+    ['/ms/2.1.0/', { kind: 'version', name: 'ms', spec: '2.1.0' }],
+    ['/-/package/ms/dist-tags/', { kind: 'dist-tags', name: 'ms' }],
   ];
   for (const [url, expected] of cases) {
     it(`reads ${url}`, () => assert.deepEqual(parseMetadataPath(url), expected));
@@ -31,6 +36,7 @@ describe('parseMetadataPath', () => {
     '/%zz',
     '/..%2f..%2fetc',
     '/@s/n/1.0.0/extra',
+    '/ms//',
     '/Bad Name',
   ];
   for (const url of others) {

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SESSION_TTL_MS, createSessionKeeper, loadSessionSecret } from '../../src/admin/session';
+import { RevokedSessions } from '../../src/admin/revoked-sessions';
+import { openDatabase } from '../../src/index/database';
 
 const user = { name: 'admin', groups: ['admin', '$authenticated'] };
 
@@ -69,5 +71,33 @@ describe('console sessions', () => {
 
   it('refuses a short secret', () => {
     assert.throws(() => createSessionKeeper(randomBytes(8)), /at least 32 bytes/);
+  });
+});
+
+describe('revoked console sessions', () => {
+  it('keeps a logout across a reopen of the database, until the session would expire', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vetted-revoked-'));
+    let now = 1_000_000;
+    const clock = () => now;
+    const first = await openDatabase(dir);
+    const revoked = await RevokedSessions.open(first.db, clock);
+    await revoked.revoke('short', now + 1_000);
+    await revoked.revoke('long', now + SESSION_TTL_MS);
+    await revoked.revoke('already-expired', now - 1);
+    assert.equal(revoked.has('short'), true);
+    assert.equal(revoked.has('long'), true);
+    assert.equal(revoked.has('already-expired'), false);
+    assert.equal(revoked.has('never-revoked'), false);
+    await first.db.close();
+
+    now += 2_000;
+    const second = await openDatabase(dir);
+    const reopened = await RevokedSessions.open(second.db, clock);
+    assert.equal(reopened.has('long'), true);
+    assert.equal(reopened.has('short'), false);
+    assert.equal(reopened.size, 1);
+    now += SESSION_TTL_MS;
+    assert.equal(reopened.has('long'), false);
+    await second.db.close();
   });
 });

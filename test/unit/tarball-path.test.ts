@@ -55,6 +55,8 @@ describe('parseTarballPath', () => {
       ['scope mismatch in file part', '/@acme/tiny-b/-/@evil/tiny-b-1.0.0.tgz', 404],
       ['NUL byte', '/tiny-a%00/-/tiny-a-1.0.0.tgz', 400],
       ['upper-case and spaces', '/a b/-/a b-1.0.0.tgz', 400],
+      ['upper-case scope', '/@TYPES/ms/-/ms-2.1.0.tgz', 400],
+      ['upper-case scoped name', '/@types/MS/-/MS-2.1.0.tgz', 400],
       ['very long name', `/${'a'.repeat(2000)}/-/a-1.0.0.tgz`, 400],
     ];
     for (const [label, url, status] of cases) {

@@ -80,8 +80,19 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
     return vetted;
   };
 
-  const who = (c: C): Who | undefined => {
+  /**
+   * The session the cookie holds, unless it was logged out. Without the engine the logout list
+   * cannot be read, so no session is accepted (fail closed).
+   */
+  const readSession = (c: C) => {
     const session = deps.sessions.read(getCookie(c, SESSION_COOKIE));
+    if (!session) return undefined;
+    const revoked = deps.vetted()?.revokedSessions;
+    return revoked && !revoked.has(session.id) ? session : undefined;
+  };
+
+  const who = (c: C): Who | undefined => {
+    const session = readSession(c);
     if (session) {
       const csrf = deps.sessions.csrfToken(session);
       return { ...session, admin: isAdmin(session, deps.adminGroups), via: 'session', csrf };
@@ -110,7 +121,7 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
     if (!user) throw new VettedError('AUTH_REQUIRED', 'log in first');
     if (user.via === 'session') {
       const token = c.req.header('x-vetted-csrf') ?? stringField(form, 'csrf');
-      const session = deps.sessions.read(getCookie(c, SESSION_COOKIE));
+      const session = readSession(c);
       if (!session || !deps.sessions.checkCsrf(session, token)) {
         throw new VettedError('FORBIDDEN', 'the form is stale or forged (CSRF token mismatch)');
       }
@@ -180,6 +191,12 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
 
   app.post('/logout', async (c) => {
     refuseCrossSite(c);
+    // the cookie is signed, not stored: a copy would still work until its expiry unless revoked
+    const session = readSession(c);
+    if (session) {
+      await engine().revokedSessions.revoke(session.id, session.expires);
+      deps.logger.info({ user: session.name }, 'console logout: @{user}');
+    }
     deleteCookie(c, SESSION_COOKIE, { path: BASE });
     return c.redirect(`${BASE}/login`, 303);
   });
