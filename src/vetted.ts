@@ -139,6 +139,12 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
     local && options.storage ? withLocalPackages(remote, local, options.storage) : remote;
   const previousOf = createPreviousLookup(index, store, logger);
   const advisories = options.advisories ? loadAdvisories(options.advisories) : undefined;
+  if (advisories) {
+    logger.info(
+      { count: advisories.size, withdrawn: advisories.withdrawn, from: advisories.source },
+      'advisories: @{count} in force (@{withdrawn} withdrawn skipped) from @{from}',
+    );
+  }
   const behaviour = createBehaviourLayer({
     upstream: options.upstream,
     npmCache: join(paths.cache, 'behaviour-npm'),

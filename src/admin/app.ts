@@ -321,7 +321,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
     });
   });
 
-  registerTreeRoutes(app, { engine, requireReader, readJson });
+  registerTreeRoutes(app, { engine, requireReader, user, readJson });
 
   app.get('/audit/verify', async (c) => {
     requireReader(c);

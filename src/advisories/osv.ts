@@ -1,9 +1,10 @@
 /**
  * Known advisories in the OSV format (https://ossf.github.io/osv-schema/), read from a file or a
  * directory of `.json` files named in the options. Only entries for the npm ecosystem count.
- * A malicious-package advisory (`MAL-` ids, as in the OpenSSF malicious-packages feed, or a
- * summary saying so) makes the advisories layer reject the version and revokes it when it was
- * admitted; any advisory is listed by `vetted check`.
+ * A malicious-package advisory (a `MAL-` id or `database_specific.malicious-packages-origins`,
+ * as in the OpenSSF malicious-packages feed) makes the advisories layer reject the version and
+ * revokes it when it was admitted; withdrawn entries are skipped; any advisory in force is
+ * listed by `vetted check`.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,6 +41,8 @@ const osvSchema = z
       )
       .default([]),
     database_specific: z.record(z.string(), z.unknown()).optional(),
+    /** Set when the entry was retracted (a false positive): it no longer applies. */
+    withdrawn: z.string().optional(),
   })
   .passthrough();
 
@@ -55,7 +58,10 @@ export interface AdvisoryMatch {
 export interface AdvisoryDb {
   /** Where the entries were read from. */
   readonly source: string;
+  /** Entries in force. */
   readonly size: number;
+  /** Entries skipped because they were withdrawn. */
+  readonly withdrawn: number;
   match(name: string, version: string): AdvisoryMatch[];
   /** Every npm package name that has an advisory. */
   names(): string[];
@@ -70,6 +76,7 @@ export function loadAdvisories(path: string): AdvisoryDb {
   const files = listFiles(path);
   const byName = new Map<string, OsvEntry[]>();
   let size = 0;
+  let withdrawn = 0;
   for (const file of files) {
     let raw: unknown;
     try {
@@ -86,6 +93,10 @@ export function loadAdvisories(path: string): AdvisoryDb {
           `advisories: ${file}: not an OSV entry (${issue?.path.join('.') || 'top level'}: ${issue?.message})`,
         );
       }
+      if (parsed.data.withdrawn) {
+        withdrawn += 1;
+        continue;
+      }
       size += 1;
       for (const affected of parsed.data.affected) {
         if (affected.package.ecosystem.toLowerCase() !== 'npm') continue;
@@ -98,6 +109,7 @@ export function loadAdvisories(path: string): AdvisoryDb {
   return {
     source: path,
     size,
+    withdrawn,
     names: () => [...byName.keys()],
     match(name, version) {
       const out: AdvisoryMatch[] = [];
@@ -115,6 +127,7 @@ export function loadAdvisories(path: string): AdvisoryDb {
   };
 }
 
+/** `.json` files under `path`, at any depth (the OpenSSF feed nests scopes: `npm/@scope/name/`). */
 function listFiles(path: string): string[] {
   let stat;
   try {
@@ -126,25 +139,19 @@ function listFiles(path: string): string[] {
     );
   }
   if (!stat.isDirectory()) return [path];
-  const out: string[] = [];
-  for (const entry of readdirSync(path, { withFileTypes: true })) {
-    const full = join(path, entry.name);
-    if (entry.isFile() && entry.name.endsWith('.json')) out.push(full);
-    else if (entry.isDirectory()) {
-      for (const inner of readdirSync(full)) {
-        if (inner.endsWith('.json')) out.push(join(full, inner));
-      }
-    }
-  }
-  return out.sort();
+  return readdirSync(path, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.json'))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
 }
 
 function isMalicious(entry: OsvEntry): boolean {
   if (entry.id.startsWith('MAL-')) return true;
-  if (entry.database_specific && 'malicious-packages-origins' in entry.database_specific) {
-    return true;
-  }
-  return /\bmalicious\b/i.test(entry.summary ?? '');
+  // a word in a summary proves nothing ("… through a malicious query string"): only the feed's
+  // own markers count
+  return Boolean(
+    entry.database_specific && 'malicious-packages-origins' in entry.database_specific,
+  );
 }
 
 type Affected = OsvEntry['affected'][number];

@@ -22,6 +22,9 @@ import type { Envelope } from '../tree/attest';
 import { compareInstalled, tarballFileHashes } from '../tree/installed';
 import type { InstalledDiff } from '../tree/installed';
 import { errorMessage } from '../errors';
+import ssri from 'ssri';
+import { STATUSES, isAdmitted } from '../types';
+import type { Status } from '../types';
 
 export const CHECK_HELP = `Usage:
   vetted check <package-lock.json | yarn.lock | pnpm-lock.yaml | project dir | node_modules>
@@ -31,7 +34,6 @@ export const CHECK_HELP = `Usage:
 check exits 0 when every package is admitted (and, for node_modules, unchanged on disk),
 2 when something is not, 1 on error.`;
 
-const ADMITTED = new Set(['verified', 'approved']);
 const ORDER = [
   'verified',
   'approved',
@@ -98,17 +100,24 @@ async function check(target: string, flags: CheckFlags, client: ApiClient): Prom
     progress.done(results, Date.now() >= deadline);
   }
 
-  // replacements for what is not admitted, with the whole graph's ranges
-  const blocked = results.filter((r) => !ADMITTED.has(r.status) && r.status !== 'pending');
+  // replacements for what is not admitted, from the ranges its parents declared
+  const blocked = results.filter((r) => !isAdmitted(asStatus(r.status)) && r.status !== 'pending');
   if (blocked.length > 0) {
+    const keys = new Set(blocked.map(keyOf));
     const res = await client.post('/tree', {
       nodes: blocked.map(({ name, version }) => ({ name, version })),
-      edges: graph.edges,
+      edges: graph.edges.filter((e) => keys.has(e.to)),
       queue: false,
       replacements: true,
     });
-    const withReplacements = new Map(treeBody(res).results.map((r) => [keyOf(r), r]));
-    results = results.map((r) => withReplacements.get(keyOf(r)) ?? r);
+    const replacements = new Map(
+      treeBody(res).results.map((r) => [keyOf(r), r.replacement] as const),
+    );
+    // the first answer's status and reasons stand (they were given with `queue`)
+    results = results.map((r) => {
+      const replacement = replacements.get(keyOf(r));
+      return replacement ? { ...r, replacement } : r;
+    });
   }
 
   const installed =
@@ -122,14 +131,12 @@ async function check(target: string, flags: CheckFlags, client: ApiClient): Prom
     );
   }
   if (flags.attest) {
-    if (!graph.lockfile)
-      throw new Error('--attest needs a lockfile (or a package.json beside node_modules)');
+    if (graph.source === 'node_modules' || !graph.lockfile) {
+      throw new Error('--attest covers a lockfile: run `vetted check <lockfile> --attest FILE`');
+    }
+    // the server parses the lockfile itself and signs only what it read and decided
     const res = await client.post('/tree/attest', {
-      subject: {
-        name: basename(graph.lockfile),
-        sha256: createHash('sha256').update(readFileSync(graph.lockfile)).digest('hex'),
-      },
-      nodes,
+      lockfile: { name: basename(graph.lockfile), text: readFileSync(graph.lockfile, 'utf8') },
     });
     if (res.status >= 400) throw apiError(res);
     writeFileSync(flags.attest, `${JSON.stringify(res.body.envelope, null, 2)}\n`);
@@ -179,7 +186,7 @@ async function checkInstalled(
   results: NodeResult[],
   progress: Progress,
 ): Promise<Array<InstalledDiff & { name: string; version: string; error?: string }>> {
-  const admitted = results.filter((r) => ADMITTED.has(r.status));
+  const admitted = results.filter((r) => isAdmitted(asStatus(r.status)));
   const out: Array<InstalledDiff & { name: string; version: string; error?: string }> = [];
   let done = 0;
   let next = 0;
@@ -246,6 +253,8 @@ interface Report {
     /** Packages with files the tarball does not have (build output, or an addition). */
     withAddedFiles: Array<{ name: string; version: string; location: string; added: string[] }>;
   };
+  /** Nodes whose lockfile integrity is not the integrity vetted verified. */
+  integrityMismatch: Array<{ name: string; version: string; locked: string; verified: string }>;
   skipped: DependencyGraph['skipped'];
   results: NodeResult[];
 }
@@ -258,7 +267,7 @@ function buildReport(
   const counts: Record<string, number> = {};
   for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
   const notAdmitted = results
-    .filter((r) => !ADMITTED.has(r.status))
+    .filter((r) => !isAdmitted(asStatus(r.status)))
     .sort(
       (a, b) =>
         ORDER.indexOf(b.status) - ORDER.indexOf(a.status) || keyOf(a).localeCompare(keyOf(b)),
@@ -270,15 +279,40 @@ function buildReport(
   const vulnerable = results
     .filter((r) => r.advisories && r.advisories.length > 0)
     .map((r) => ({ name: r.name, version: r.version, advisories: r.advisories! }));
-  const changed = installed.filter((d) => d.error || d.modified.length > 0 || d.missing.length > 0);
+  // a file the tarball lacks can change what `require` loads (an extensionless `index` beside
+  // `index.js`): it counts as a change, unless the package runs install-time code, whose build
+  // output is expected (and only noted)
+  const builds = new Set(results.filter(runsInstallCode).map(keyOf));
+  const changed = installed.filter(
+    (d) =>
+      d.error ||
+      d.modified.length > 0 ||
+      d.missing.length > 0 ||
+      (d.added.length > 0 && !builds.has(keyOf(d))),
+  );
+  // the lockfile's integrity must be the one vetted verified
+  const integrityMismatch = results.filter((r) => {
+    const locked = graph.nodes.get(keyOf(r))?.integrity;
+    return locked !== undefined && r.integrity !== undefined && !sameIntegrity(locked, r.integrity);
+  });
   const report: Report = {
-    ok: notAdmitted.length === 0 && changed.length === 0 && !graph.skipped.some(unverifiable),
+    ok:
+      notAdmitted.length === 0 &&
+      changed.length === 0 &&
+      integrityMismatch.length === 0 &&
+      !graph.skipped.some(unverifiable),
     source: graph.source,
     path: graph.path,
     total: results.length,
     counts,
     notAdmitted,
     vulnerable,
+    integrityMismatch: integrityMismatch.map((r) => ({
+      name: r.name,
+      version: r.version,
+      locked: graph.nodes.get(keyOf(r))?.integrity ?? '',
+      verified: r.integrity ?? '',
+    })),
     skipped: graph.skipped,
     results,
   };
@@ -287,11 +321,25 @@ function buildReport(
       checked: installed.length,
       changed,
       withAddedFiles: installed
-        .filter((d) => d.added.length > 0)
+        .filter((d) => d.added.length > 0 && builds.has(keyOf(d)))
         .map(({ name, version, location, added }) => ({ name, version, location, added })),
     };
   }
   return report;
+}
+
+/** Whether the verdict recorded install-time code (its build output is expected on disk). */
+function runsInstallCode(r: NodeResult): boolean {
+  return (r.warnings ?? []).some((w) => /^(INSTALL_SCRIPT|NATIVE_BUILD):/.test(w));
+}
+
+/** Whether two SRI strings share a hash that matches. */
+function sameIntegrity(a: string, b: string): boolean {
+  return Boolean(ssri.parse(a).match(ssri.parse(b)));
+}
+
+function asStatus(status: string): Status | undefined {
+  return (STATUSES as readonly string[]).includes(status) ? (status as Status) : undefined;
 }
 
 /** git, file and tarball-URL dependencies are code vetted did not verify. */
@@ -351,6 +399,7 @@ function printReport(report: Report, flags: CheckFlags): void {
       if (d.error) w(`    could not compare: ${d.error}`);
       for (const f of d.modified) w(`    modified: ${f}`);
       for (const f of d.missing) w(`    missing:  ${f}`);
+      for (const f of d.added) w(`    added:    ${f}`);
     }
     for (const d of report.installed.withAddedFiles) {
       w(
@@ -364,11 +413,30 @@ function printReport(report: Report, flags: CheckFlags): void {
     w('Not from a registry (not verified by vetted):');
     for (const s of unverified) w(`  ${s.name} ${s.spec}`);
   }
+  if (report.integrityMismatch.length > 0) {
+    w();
+    w('Lockfile integrity differs from what vetted verified:');
+    for (const m of report.integrityMismatch) {
+      w(
+        `  ${m.name}@${m.version}  locked ${m.locked.slice(0, 24)}…  verified ${m.verified.slice(0, 24)}…`,
+      );
+    }
+  }
   w();
+  const problems = [
+    report.notAdmitted.length ? `${report.notAdmitted.length} package(s) not admitted` : '',
+    report.installed?.changed.length
+      ? `${report.installed.changed.length} installed copies changed`
+      : '',
+    report.integrityMismatch.length
+      ? `${report.integrityMismatch.length} lockfile integrity mismatch(es)`
+      : '',
+    unverified.length ? `${unverified.length} dependency(ies) not from a registry` : '',
+  ].filter(Boolean);
   w(
     report.ok
       ? 'OK: every package is admitted.'
-      : `NOT OK: ${report.notAdmitted.length} package(s) not admitted${report.installed?.changed.length ? `, ${report.installed.changed.length} installed copies changed` : ''}.${!flags.wait && report.counts.unknown ? ' Run with --wait to verify the unknown ones now.' : ''}`,
+      : `NOT OK: ${problems.join(', ')}.${!flags.wait && report.counts.unknown ? ' Run with --wait to verify the unknown ones now.' : ''}`,
   );
 }
 
@@ -387,7 +455,9 @@ class Progress {
   show(results: NodeResult[]): void {
     const pending = results.filter((r) => r.status === 'pending').length;
     const decided = results.length - pending;
-    const notOk = results.filter((r) => !ADMITTED.has(r.status) && r.status !== 'pending').length;
+    const notOk = results.filter(
+      (r) => !isAdmitted(asStatus(r.status)) && r.status !== 'pending',
+    ).length;
     this.#write(
       `verifying ${bar(decided, results.length)} ${decided}/${results.length} decided · ${pending} pending · ${notOk} not admitted · ${Math.round((Date.now() - this.#start) / 1000)}s`,
     );
@@ -416,7 +486,7 @@ class Progress {
     if (text === this.#lastText) return;
     if (this.#tty) {
       process.stderr.write(`\r${text}\x1b[K`);
-    } else if (Date.now() - this.#lastLine > 3000 || /(\d+)\/\1 /.test(text)) {
+    } else if (Date.now() - this.#lastLine > 3000 || /\b(\d+)\/\1\b/.test(text)) {
       process.stderr.write(`${text}\n`);
       this.#lastLine = Date.now();
     }
@@ -425,7 +495,7 @@ class Progress {
 }
 
 function bar(done: number, total: number, width = 24): string {
-  const full = total === 0 ? width : Math.round((width * done) / total);
+  const full = total === 0 ? width : Math.floor((width * done) / total);
   return `[${'#'.repeat(full)}${'-'.repeat(width - full)}]`;
 }
 

@@ -126,6 +126,14 @@ export function verifyEnvelope(raw: unknown, keys: Map<string, string>): Attesta
     );
   }
   const { payloadType, payload, signatures } = envelope.data;
+  // Buffer.from accepts sloppy base64; only the canonical encoding of the bytes counts
+  const canonical = (text: string) => Buffer.from(text, 'base64').toString('base64') === text;
+  if (!canonical(payload) || !signatures.every((s) => canonical(s.sig))) {
+    throw new VettedError(
+      'ATTESTATION_INVALID',
+      'the payload or a signature is not canonical base64',
+    );
+  }
   if (payloadType !== PAYLOAD_TYPE) {
     throw new VettedError(
       'ATTESTATION_INVALID',

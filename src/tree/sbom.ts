@@ -3,7 +3,8 @@
  * with its purl and published hash, the dependency graph, and vetted's verdict on each node as
  * `vetted:*` properties (status, reasons, who decided and when, advisories).
  */
-import { basename } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import * as CDX from '@cyclonedx/cyclonedx-library';
 import ssri from 'ssri';
 import type { DependencyGraph } from './graph';
@@ -13,6 +14,24 @@ import type { NodeResult } from './status';
 export function purlOf(name: string, version: string): string {
   const encoded = name.startsWith('@') ? `%40${name.slice(1)}` : name;
   return `pkg:npm/${encoded}@${encodeURIComponent(version)}`;
+}
+
+/** The project's own name and version, from the package.json beside the lockfile. */
+function projectManifest(graph: DependencyGraph): { name?: string; version?: string } {
+  const dir =
+    graph.source === 'node_modules' ? dirname(graph.path) : dirname(graph.lockfile ?? graph.path);
+  try {
+    const parsed = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    return {
+      ...(typeof parsed.name === 'string' ? { name: parsed.name } : {}),
+      ...(typeof parsed.version === 'string' ? { version: parsed.version } : {}),
+    };
+  } catch {
+    return {};
+  }
 }
 
 export function buildSbom(
@@ -25,10 +44,11 @@ export function buildSbom(
   bom.metadata.tools.components.add(
     new CDX.Models.Component(CDX.Enums.ComponentType.Application, 'vetted'),
   );
+  const manifest = projectManifest(graph);
   const project = new CDX.Models.Component(
     CDX.Enums.ComponentType.Application,
-    basename(graph.lockfile ?? graph.path),
-    { bomRef: 'project' },
+    manifest.name ?? basename(dirname(graph.lockfile ?? graph.path)),
+    { bomRef: 'project', ...(manifest.version ? { version: manifest.version } : {}) },
   );
   bom.metadata.component = project;
   bom.metadata.properties.add(new CDX.Models.Property('vetted:registry', meta.registry));

@@ -429,9 +429,14 @@ describe('vetted when its sandbox is killed mid-run', { timeout: 300_000 }, () =
         `sandbox ${label} killed (${killed.join(', ')}): ${record.status}, behaviour ` +
           `${behaviour?.outcome} ${behaviour?.reason ?? ''}`,
       );
-      // before the fix a killed probe read as `unavailable`, which the standard policy admits
-      assert.equal(record.status, 'verified');
-      assert.equal(behaviour?.outcome, 'pass', 'admitted only after a whole watched run');
+      // before the fix a killed probe read as `unavailable`, which the standard policy admits.
+      // Retried, the version is verified after a whole watched run; when the kill reaches the
+      // package's own processes first, their trace reads as a failed run and it is held: both
+      // are fail-closed, admission without a whole run is not
+      assert.ok(['verified', 'held'].includes(record.status), record.status);
+      if (record.status === 'verified') {
+        assert.equal(behaviour?.outcome, 'pass', 'admitted only after a whole watched run');
+      }
       const verdicts = (await vetted.api(`/audit?name=${name}`)).body.entries.filter(
         (e: { action: string }) => e.action === 'verdict',
       );

@@ -188,7 +188,12 @@ describe('vetted under load', { timeout: STRESS ? 3_600_000 : 600_000 }, () => {
     }
     const errors = samples.filter((s) => s.error !== undefined);
     const fiveHundreds = samples.filter(
-      (s) => s.status >= 500 && !(s.status === 503 && FAIL_CLOSED.test(s.body ?? '')),
+      (s) =>
+        s.status >= 500 &&
+        !(s.status === 503 && FAIL_CLOSED.test(s.body ?? '')) &&
+        // Verdaccio's own answer when the upstream does not answer a metadata request in time
+        // (seen at 200 clients): no document, no bytes
+        !(s.status === 503 && s.kind === 'packument' && /resource unavailable/.test(s.body ?? '')),
     );
     const byStatus = countBy(samples.map((s) => `${s.kind} ${s.status || 'error'}`));
     const latency = (kind: Sample['kind']) =>

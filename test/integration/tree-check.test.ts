@@ -136,6 +136,35 @@ describe('vetted check on express@4.18.2 from the real registry', { timeout: 900
       /CHANGED debug@2\.6\.9 at .*node_modules\/debug\n\s+modified: src\/index\.js/,
     );
     assert.match(res.stdout, /CHANGED vary@1\.1\.2 at .*\n\s+missing: +README\.md/);
+
+    // an added extensionless `index` wins over `index.js` for `main: "./index"`: a change too
+    writeFileSync(path.join(dir, 'node_modules', 'ms', 'index'), 'module.exports = () => 0;\n');
+    const added = await cli(['check', path.join(dir, 'node_modules')], env);
+    assert.equal(added.code, 2, added.stdout);
+    assert.match(added.stdout, /CHANGED ms@2\.0\.0 at .*node_modules\/ms\n\s+added: +index\n/);
+  });
+
+  it('a lockfile whose integrity is not the verified one fails the check', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vetted-lock-integrity-'));
+    dirs.push(dir);
+    const lock = JSON.parse(
+      readFileSync(path.join(LOCKFILES, 'npm', 'package-lock.json'), 'utf8'),
+    ) as Json;
+    const other = lock.packages['node_modules/ms'].integrity as string;
+    lock.packages['node_modules/vary'].integrity = other;
+    writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify(lock, null, 2));
+    writeFileSync(
+      path.join(dir, 'package.json'),
+      readFileSync(path.join(LOCKFILES, 'npm', 'package.json')),
+    );
+    const res = await cli(['check', dir, '--json'], env);
+    assert.equal(res.code, 2, res.stdout.slice(0, 2000));
+    const report = json(res);
+    assert.deepEqual(
+      report.integrityMismatch.map((m: Json) => `${m.name}@${m.version}`),
+      ['vary@1.1.2'],
+    );
+    assert.equal(report.integrityMismatch[0].locked, other);
   });
 
   it('writes a CycloneDX SBOM and a signed attestation that `vetted attest verify` checks', async () => {
@@ -164,6 +193,15 @@ describe('vetted check on express@4.18.2 from the real registry', { timeout: 900
       ),
     );
 
+    // the server signs only for a logged-in user, and only the lockfile it parsed itself
+    const anonymous = await fetch(`${vetted.url}/-/vetted/api/tree/attest`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        lockfile: { name: 'pnpm-lock.yaml', text: readFileSync(lockfile, 'utf8') },
+      }),
+    });
+    assert.equal(anonymous.status, 401);
     const ok = await cli(['attest', 'verify', attestation, '--lockfile', lockfile], env);
     assert.equal(ok.code, 0, ok.stdout);
     assert.match(ok.stdout, /attestation OK: .* every package admitted/);
@@ -305,6 +343,16 @@ describe('vetted check on a fixture tree with blocked packages', { timeout: 600_
       /use: {2}vt8-leaf@1\.0\.0, the newest admitted version satisfying \^1\.0\.0/,
     );
     assert.match(text.stdout, /MAL-2026-0001 MALICIOUS/);
+
+    // the attestation of this lockfile says so: the server read the held leaf from it
+    const attestation = path.join(work, 'tree.intoto.json');
+    assert.equal((await cli(['check', lockDir, '--attest', attestation], env)).code, 2);
+    const verified = await cli(
+      ['attest', 'verify', attestation, '--lockfile', path.join(lockDir, 'package-lock.json')],
+      env,
+    );
+    assert.equal(verified.code, 0, verified.stdout);
+    assert.match(verified.stdout, /attestation OK: .* NOT every package admitted: .*"held":1/);
   });
 
   it('a revocation names the version to roll back to, and check says so', async () => {

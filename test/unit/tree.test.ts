@@ -127,6 +127,41 @@ describe('OSV advisories', () => {
         [['MAL-2026-1', true]],
       );
       assert.deepEqual(db.match('other', '1.0.0'), []);
+      // a vulnerability worded "malicious" is not malware; a withdrawn entry no longer applies;
+      // the OpenSSF feed nests scoped packages two folders down
+      writeFileSync(
+        path.join(dir, 'GHSA-q.json'),
+        JSON.stringify({
+          id: 'GHSA-qqqq',
+          summary: 'qs vulnerable to Prototype Pollution through a malicious query string',
+          affected: [{ package: { ecosystem: 'npm', name: 'qs' }, versions: ['6.11.0'] }],
+        }),
+      );
+      writeFileSync(
+        path.join(dir, 'MAL-w.json'),
+        JSON.stringify({
+          id: 'MAL-2099-0003',
+          withdrawn: '2026-01-01T00:00:00Z',
+          affected: [{ package: { ecosystem: 'npm', name: 'ms' }, versions: ['2.0.0'] }],
+        }),
+      );
+      mkdirSync(path.join(dir, 'npm', '@isaacs', 'cliui'), { recursive: true });
+      writeFileSync(
+        path.join(dir, 'npm', '@isaacs', 'cliui', 'MAL-2099-0001.json'),
+        JSON.stringify({
+          id: 'MAL-2099-0001',
+          affected: [{ package: { ecosystem: 'npm', name: '@isaacs/cliui' }, versions: ['8.0.2'] }],
+        }),
+      );
+      const more = loadAdvisories(dir);
+      assert.equal(more.size, 4);
+      assert.equal(more.withdrawn, 1);
+      assert.deepEqual(
+        more.match('qs', '6.11.0').map((m) => [m.id, m.malicious]),
+        [['GHSA-qqqq', false]],
+      );
+      assert.deepEqual(more.match('ms', '2.0.0'), []);
+      assert.equal(more.match('@isaacs/cliui', '8.0.2')[0]?.malicious, true);
       writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ summary: 'no id' }));
       assert.throws(() => loadAdvisories(dir), /bad\.json: not an OSV entry \(id:/);
     } finally {
@@ -165,6 +200,15 @@ describe('attestation', () => {
       /not among the trusted keys/,
     );
     assert.throws(() => verifyEnvelope({ payload: 'x' }, keys), /not a DSSE envelope/);
+    // base64 that decodes to the same bytes but is not their encoding is refused
+    const sig = envelope.signatures[0]!.sig;
+    const sloppy = {
+      ...envelope,
+      signatures: [{ ...envelope.signatures[0]!, sig: `${sig.slice(0, -2)}!=` }],
+    };
+    assert.throws(() => verifyEnvelope(sloppy, keys), /canonical base64|does not verify/);
+    const padded = { ...envelope, payload: `${envelope.payload} ` };
+    assert.throws(() => verifyEnvelope(padded, keys), /not canonical base64/);
   });
 
   it('uses DSSE pre-authentication encoding with byte lengths', () => {
