@@ -5,6 +5,8 @@
  * the SBOM and the attestation do not care where the tree came from.
  */
 
+import semver from 'semver';
+
 /** The project itself: the start of every dependency path. */
 export const ROOT = '';
 
@@ -145,6 +147,22 @@ export function pathsTo(
   walk(target, []);
   paths.sort((a, b) => a.length - b.length);
   return { paths, total };
+}
+
+const PACKAGE_NAME = /^(?:@[\w.~-]+\/)?[\w.~-]+$/;
+
+/**
+ * The package an `npm:<name>@<range>` alias spec stands for, and its range (after the last
+ * `@`; `*` when none is given). Undefined for any other spec, yarn 4's `npm:<range>` too.
+ */
+export function aliasOf(spec: string): { name: string; range: string } | undefined {
+  if (!spec.startsWith('npm:')) return undefined;
+  const target = spec.slice(4);
+  const at = target.lastIndexOf('@');
+  const name = at > 0 ? target.slice(0, at) : target;
+  if (!PACKAGE_NAME.test(name)) return undefined;
+  if (at > 0) return { name, range: target.slice(at + 1) || '*' };
+  return semver.validRange(target) === null ? { name, range: '*' } : undefined;
 }
 
 /** The ranges the parents of `target` declared (unknown ones as the parent's key). */

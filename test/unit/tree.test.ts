@@ -45,6 +45,71 @@ describe('lockfiles', () => {
     assert.ok(graphs[3]!.edges.filter((e) => e.from !== ROOT).every((e) => e.spec === undefined));
   });
 
+  it('loads an alias as the package it names, in every format', async () => {
+    // `"my-ms": "npm:ms@2.1.3"` and @isaacs/cliui@8.0.2's string-width-cjs, strip-ansi-cjs and
+    // wrap-ansi-cjs aliases, locked by npm 11, yarn 1, yarn 4, pnpm 10 (v9) and pnpm 8 (v6)
+    const formats = ['npm', 'yarn1', 'yarn4', 'pnpm', 'pnpm-v6'];
+    const graphs = await Promise.all(
+      formats.map((c) => loadTree(path.join(LOCKFILES, 'alias', c))),
+    );
+    const nodes = graphs.map((g) => [...g.nodes.keys()].sort());
+    const edges = graphs.map((g) => g.edges.map((e) => `${e.from}->${e.to}`).sort());
+    assert.equal(nodes[0]!.length, 18);
+    for (const key of ['ms@2.1.3', 'string-width@4.2.3', 'strip-ansi@6.0.1', 'wrap-ansi@7.0.0']) {
+      assert.ok(nodes[0]!.includes(key), key);
+    }
+    assert.ok(!nodes[0]!.some((k) => /^my-ms@|-cjs@/.test(k)));
+    for (let i = 0; i < graphs.length; i++) {
+      assert.deepEqual(nodes[i], nodes[0], formats[i]);
+      assert.deepEqual(edges[i], edges[0], formats[i]);
+      assert.deepEqual(graphs[i]!.skipped, [], formats[i]);
+    }
+    // the formats that keep ranges keep the alias's declared spec on its edge
+    const specs = graphs.map((g) => g.edges.map((e) => `${e.from}->${e.to} ${e.spec}`).sort());
+    assert.deepEqual(specs[1], specs[0], 'yarn1');
+    assert.deepEqual(specs[2], specs[0], 'yarn4');
+    assert.ok(specs[0]!.includes('@isaacs/cliui@8.0.2->wrap-ansi@7.0.0 npm:wrap-ansi@^7.0.0'));
+    assert.ok(specs[0]!.includes('->ms@2.1.3 npm:ms@2.1.3'));
+  });
+
+  it('yarn 1: an alias is the package after npm:, and its resolved URL must agree', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vetted-lock-'));
+    try {
+      const url = 'https://registry.npmjs.org/debug/-/debug-2.1.3.tgz';
+      writeFileSync(
+        path.join(dir, 'package.json'),
+        JSON.stringify({ dependencies: { ms: 'npm:debug@2.1.3', other: 'npm:ms@2.1.3' } }),
+      );
+      writeFileSync(
+        path.join(dir, 'yarn.lock'),
+        [
+          '# yarn lockfile v1',
+          '',
+          '"ms@npm:debug@2.1.3":',
+          '  version "2.1.3"',
+          `  resolved "${url}#0000"`,
+          '',
+          '"other@npm:ms@2.1.3":',
+          '  version "2.1.3"',
+          `  resolved "${url}"`,
+          '',
+        ].join('\n'),
+      );
+      const g = await loadTree(dir);
+      assert.deepEqual([...g.nodes.keys()], ['debug@2.1.3']);
+      assert.deepEqual(g.edges, [{ from: ROOT, to: 'debug@2.1.3', spec: 'npm:debug@2.1.3' }]);
+      assert.deepEqual(g.skipped, [
+        {
+          name: 'other',
+          spec: 'npm:ms@2.1.3',
+          reason: `resolved ${url} is debug@2.1.3, not ms@2.1.3`,
+        },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('says what it expected for a directory without a lockfile or a broken one', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'vetted-lock-'));
     try {
