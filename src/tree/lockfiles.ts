@@ -1,6 +1,7 @@
 /**
  * Reading a project's tree: npm lockfiles (v1 to v3) and installed `node_modules` with
- * @npmcli/arborist, yarn lockfiles (yarn.ts) and pnpm lockfiles (pnpm.ts). Entries that are not
+ * @npmcli/arborist, yarn lockfiles (yarn.ts), pnpm lockfiles and pnpm-installed
+ * `node_modules` (pnpm.ts). Entries that are not
  * registry packages (workspaces, git, file and link dependencies) are listed as skipped: vetted
  * has no verdict to give on them.
  */
@@ -9,7 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import semver from 'semver';
 import { GraphBuilder, ROOT, nodeKey, splitAt } from './graph';
 import type { DependencyGraph, TreeSource } from './graph';
-import { loadPnpm } from './pnpm';
+import { loadPnpm, loadPnpmInstalled } from './pnpm';
 import { isRegistryResolved } from './project';
 import { loadYarn1, loadYarn4 } from './yarn';
 import { VettedError, errorMessage } from '../errors';
@@ -66,7 +67,11 @@ export async function loadTree(target: string): Promise<DependencyGraph> {
   if (!existsSync(path)) throw new VettedError('TREE_UNREADABLE', `${target} does not exist`);
   try {
     if (statSync(path).isDirectory()) {
-      if (basename(path) === 'node_modules') return await loadInstalled(dirname(path));
+      if (basename(path) === 'node_modules') {
+        // pnpm's layout is symlinks into .pnpm, which arborist reads as links it cannot judge
+        if (existsSync(join(path, '.pnpm'))) return loadPnpmInstalled(dirname(path));
+        return await loadInstalled(dirname(path));
+      }
       for (const [file] of LOCKFILES) {
         if (existsSync(join(path, file))) return await loadLockfile(join(path, file));
       }

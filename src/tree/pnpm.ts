@@ -1,10 +1,15 @@
 /**
- * pnpm lockfiles: v9 (`packages` + `snapshots`) and v6 (`/name@version` keys).
+ * pnpm: lockfiles v9 (`packages` + `snapshots`) and v6 (`/name@version` keys), and a
+ * pnpm-installed `node_modules`, read from pnpm's copy of the lockfile
+ * (`node_modules/.pnpm/lock.yaml`) with each package's real directory under
+ * `node_modules/.pnpm/<dir>/node_modules/<name>` (the symlinks beside them are not read).
  */
-import { dirname } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import type { Dirent } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import semver from 'semver';
-import { GraphBuilder, ROOT, splitAt } from './graph';
+import { GraphBuilder, ROOT, nodeKey, splitAt } from './graph';
 import type { DependencyGraph } from './graph';
 import { markDev } from './project';
 import { VettedError } from '../errors';
@@ -94,4 +99,68 @@ function readPnpm(file: string, text: string, project: string): GraphBuilder {
   }
   markDev(g, project);
   return g;
+}
+
+/**
+ * What pnpm installed under `<dir>/node_modules`: the tree from `.pnpm/lock.yaml`, and each
+ * node's copies found by the name and version in their package.json.
+ */
+export function loadPnpmInstalled(dir: string): DependencyGraph {
+  const modules = join(dir, 'node_modules');
+  const store = join(modules, '.pnpm');
+  const lock = join(store, 'lock.yaml');
+  if (!existsSync(lock)) {
+    throw new VettedError(
+      'TREE_UNREADABLE',
+      `${modules} was installed by pnpm but ${lock} is missing; reinstall with pnpm 8 or later`,
+    );
+  }
+  const g = readPnpm(lock, readFileSync(lock, 'utf8'), dir);
+  for (const entry of readdirSync(store, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name === 'node_modules') continue;
+    const inner = join(store, entry.name, 'node_modules');
+    for (const location of realPackages(inner)) {
+      const manifest = readManifest(location);
+      const node = manifest && g.nodes.get(nodeKey(manifest.name, manifest.version));
+      if (node) g.node(node.name, node.version, { locations: [location] });
+    }
+  }
+  const manifest = join(dir, 'package.json');
+  return g.build('node_modules', modules, existsSync(manifest) ? manifest : undefined);
+}
+
+/** The real directories (not symlinks) under a `.pnpm/<dir>/node_modules`, scopes opened. */
+function realPackages(dir: string): string[] {
+  const out: string[] = [];
+  const list = (path: string): Dirent[] => {
+    try {
+      return readdirSync(path, { withFileTypes: true });
+    } catch {
+      return [];
+    }
+  };
+  for (const entry of list(dir)) {
+    if (!entry.isDirectory() || entry.name === '.bin') continue;
+    if (!entry.name.startsWith('@')) {
+      out.push(join(dir, entry.name));
+      continue;
+    }
+    for (const scoped of list(join(dir, entry.name))) {
+      if (scoped.isDirectory()) out.push(join(dir, entry.name, scoped.name));
+    }
+  }
+  return out;
+}
+
+function readManifest(location: string): { name: string; version: string } | undefined {
+  try {
+    const doc = JSON.parse(readFileSync(join(location, 'package.json'), 'utf8')) as {
+      name?: unknown;
+      version?: unknown;
+    };
+    if (typeof doc.name !== 'string' || typeof doc.version !== 'string') return undefined;
+    return { name: doc.name, version: doc.version };
+  } catch {
+    return undefined;
+  }
 }

@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadTree } from '../../src/tree/lockfiles';
@@ -14,6 +14,8 @@ import { loadAdvisories } from '../../src/advisories/osv';
 import { buildStatement, pae, signStatement, verifyEnvelope } from '../../src/tree/attest';
 import { createSigner } from '../../src/index/signer';
 import { isVettedError } from '../../src/errors';
+import { clientProject, installClient, runClient } from '../helpers/clients';
+import { machineRegistry } from '../helpers/fixture-upstream';
 
 const LOCKFILES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'lockfiles');
 
@@ -130,6 +132,41 @@ describe('lockfiles', () => {
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a pnpm-installed node_modules', () => {
+  it('is read from .pnpm/lock.yaml, each node at its real directory in .pnpm', async () => {
+    const pnpm = await installClient('pnpm');
+    const project = clientProject('pnpm', pnpm, machineRegistry(), {});
+    try {
+      cpSync(path.join(LOCKFILES, 'express-4.18.2', 'pnpm'), project.dir, { recursive: true });
+      const install = await runClient(project, [
+        'install',
+        '--frozen-lockfile',
+        '--ignore-scripts',
+      ]);
+      assert.equal(install.code, 0, install.stderr || install.stdout);
+      const modules = path.join(project.dir, 'node_modules');
+      const g = await loadTree(modules);
+      const fromLock = await loadTree(path.join(LOCKFILES, 'express-4.18.2', 'pnpm'));
+      assert.equal(g.source, 'node_modules');
+      assert.equal(g.path, modules);
+      assert.equal(g.lockfile, path.join(project.dir, 'package.json'));
+      assert.deepEqual(g.skipped, []);
+      assert.deepEqual([...g.nodes.keys()].sort(), [...fromLock.nodes.keys()].sort());
+      assert.equal(g.nodes.size, 71);
+      const store = path.join(modules, '.pnpm') + path.sep;
+      for (const node of g.nodes.values()) {
+        assert.equal(node.locations?.length, 1, node.key);
+        const at = node.locations[0]!;
+        assert.ok(at.startsWith(store), at);
+        assert.ok(at.endsWith(path.join('node_modules', node.name)), at);
+      }
+    } finally {
+      rmSync(project.dir, { recursive: true, force: true });
+      rmSync(project.env.HOME!, { recursive: true, force: true });
     }
   });
 });
