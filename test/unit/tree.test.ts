@@ -9,7 +9,8 @@ import { cpSync, mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadTree } from '../../src/tree/lockfiles';
-import { GraphBuilder, ROOT, pathsTo } from '../../src/tree/graph';
+import { GraphBuilder, ROOT, aliasOf, pathsTo } from '../../src/tree/graph';
+import { rangeFor } from '../../src/tree/status';
 import { loadAdvisories } from '../../src/advisories/osv';
 import { buildStatement, pae, signStatement, verifyEnvelope } from '../../src/tree/attest';
 import { createSigner } from '../../src/index/signer';
@@ -187,6 +188,22 @@ describe('pathsTo', () => {
       ['d@1.0.0', 'c@1.0.0'],
       ['a@1.0.0', 'b@1.0.0', 'c@1.0.0'],
     ]);
+  });
+});
+
+describe('alias ranges', () => {
+  it('reads the range after the last @ of npm:<name>@<range>', () => {
+    assert.deepEqual(aliasOf('npm:wrap-ansi@^7.0.0'), { name: 'wrap-ansi', range: '^7.0.0' });
+    assert.deepEqual(aliasOf('npm:@scope/pkg@>=1 <2'), { name: '@scope/pkg', range: '>=1 <2' });
+    assert.deepEqual(aliasOf('npm:@scope/pkg'), { name: '@scope/pkg', range: '*' });
+    assert.equal(aliasOf('npm:^5.1.2'), undefined); // yarn 4's plain range
+    assert.equal(aliasOf('npm:5.1.2'), undefined);
+    assert.equal(aliasOf('^7.0.0'), undefined);
+    assert.equal(rangeFor('npm:wrap-ansi@^7.0.0', 'wrap-ansi'), '^7.0.0');
+    assert.equal(rangeFor('^8.1.0', 'wrap-ansi'), '^8.1.0');
+    assert.equal(rangeFor('npm:other@^7.0.0', 'wrap-ansi'), undefined);
+    assert.equal(rangeFor('npm:wrap-ansi@latest', 'wrap-ansi'), undefined);
+    assert.equal(rangeFor('github:chalk/wrap-ansi', 'wrap-ansi'), undefined);
   });
 });
 
