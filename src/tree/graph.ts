@@ -108,15 +108,20 @@ export class GraphBuilder {
   }
 }
 
+/** Steps `pathsTo` takes at most; a tree with many cycles has more simple paths than atoms. */
+export const PATH_STEPS = 200_000;
+
 /**
  * Every path from the project to `target`, as lists of keys, shortest first; at most `limit`
- * of them (a deep node in a wide tree can have thousands), with the total counted.
+ * of them (a deep node in a wide tree can have thousands), with the total counted. The walk
+ * stops after `maxSteps` steps: then `complete` is false and `total` is a lower bound.
  */
 export function pathsTo(
   graph: DependencyGraph,
   target: string,
   limit = 20,
-): { paths: string[][]; total: number } {
+  maxSteps = PATH_STEPS,
+): { paths: string[][]; total: number; complete: boolean } {
   const parents = new Map<string, string[]>();
   for (const edge of graph.edges) {
     const list = parents.get(edge.to) ?? [];
@@ -125,28 +130,31 @@ export function pathsTo(
   }
   const paths: string[][] = [];
   let total = 0;
-  // walk upwards from the target; a path that meets a node twice is a cycle and is dropped
-  const walk = (key: string, below: string[]): void => {
-    if (key === ROOT) {
-      total += 1;
-      if (paths.length < limit) paths.push([...below].reverse());
-      return;
-    }
-    if (below.includes(key)) return;
-    if (total > 100_000) return; // counting stops being useful long before this
-    const next = [...below, key];
-    const up = parents.get(key);
-    if (!up || up.length === 0) {
-      // nothing depends on it: the lockfile lists it at the top (an orphan counts as a root)
-      total += 1;
-      if (paths.length < limit) paths.push([...next].reverse());
-      return;
-    }
-    for (const parent of up) walk(parent, next);
+  let steps = 0;
+  // walk upwards from the target; a path that meets a node twice is a cycle and is dropped.
+  // Every call counts as a step, those that end in a cycle too, so the budget bounds the work.
+  const below: string[] = [];
+  const onPath = new Set<string>();
+  const found = (path: string[]): void => {
+    total += 1;
+    if (paths.length < limit) paths.push([...path].reverse());
   };
-  walk(target, []);
+  const walk = (key: string): void => {
+    if (++steps > maxSteps) return;
+    if (key === ROOT) return found(below);
+    if (onPath.has(key)) return;
+    below.push(key);
+    onPath.add(key);
+    const up = parents.get(key);
+    // nothing depends on it: the lockfile lists it at the top (an orphan counts as a root)
+    if (!up || up.length === 0) found(below);
+    else for (const parent of up) if (steps <= maxSteps) walk(parent);
+    onPath.delete(key);
+    below.pop();
+  };
+  walk(target);
   paths.sort((a, b) => a.length - b.length);
-  return { paths, total };
+  return { paths, total, complete: steps <= maxSteps };
 }
 
 const PACKAGE_NAME = /^(?:@[\w.~-]+\/)?[\w.~-]+$/;

@@ -189,6 +189,22 @@ describe('pathsTo', () => {
       ['a@1.0.0', 'b@1.0.0', 'c@1.0.0'],
     ]);
   });
+  it('bounds its work on a graph dense with cycles and says the count is a lower bound', () => {
+    const g = new GraphBuilder();
+    const n = 40;
+    for (let i = 0; i < n; i++) g.node(`p${i}`, '1.0.0');
+    g.edge(ROOT, 'p0@1.0.0', '^1');
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) if (i !== j) g.edge(`p${i}@1.0.0`, `p${j}@1.0.0`, '^1');
+    }
+    const started = Date.now();
+    const { paths, total, complete } = pathsTo(g.build('npm', 'x'), `p${n - 1}@1.0.0`);
+    assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
+    assert.equal(complete, false);
+    // every walk from p1 on circles among p1..p38 without meeting the root again
+    assert.equal(total, paths.length);
+    assert.deepEqual(paths[0], ['p0@1.0.0', `p${n - 1}@1.0.0`]);
+  });
 });
 
 describe('alias ranges', () => {
