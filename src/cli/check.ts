@@ -241,7 +241,9 @@ interface Report {
   path: string;
   total: number;
   counts: Record<string, number>;
-  notAdmitted: Array<NodeResult & { paths: string[][]; pathCount: number }>;
+  notAdmitted: Array<
+    NodeResult & { paths: string[][]; pathCount: number; pathCountComplete: boolean }
+  >;
   vulnerable: Array<{
     name: string;
     version: string;
@@ -273,8 +275,8 @@ function buildReport(
         ORDER.indexOf(b.status) - ORDER.indexOf(a.status) || keyOf(a).localeCompare(keyOf(b)),
     )
     .map((r) => {
-      const { paths, total } = pathsTo(graph, keyOf(r));
-      return { ...r, paths, pathCount: total };
+      const { paths, total, complete } = pathsTo(graph, keyOf(r));
+      return { ...r, paths, pathCount: total, pathCountComplete: complete };
     });
   const vulnerable = results
     .filter((r) => r.advisories && r.advisories.length > 0)
@@ -365,7 +367,7 @@ function printReport(report: Report, flags: CheckFlags): void {
       w(`        … ${r.reasons.length - 3} more (vetted status ${r.name}@${r.version})`);
     const shown = r.paths.slice(0, 5);
     w(
-      `  blocks ${r.pathCount === 1 ? 'this path' : `these paths (${shown.length} of ${r.pathCount})`}:`,
+      `  blocks ${r.pathCount === 1 ? 'this path' : `these paths (${shown.length} of ${r.pathCountComplete ? '' : 'at least '}${r.pathCount})`}:`,
     );
     for (const path of shown) w(`        ${path.join(' > ')}`);
     if (r.replacement?.version) {

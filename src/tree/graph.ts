@@ -5,6 +5,8 @@
  * the SBOM and the attestation do not care where the tree came from.
  */
 
+import semver from 'semver';
+
 /** The project itself: the start of every dependency path. */
 export const ROOT = '';
 
@@ -106,15 +108,20 @@ export class GraphBuilder {
   }
 }
 
+/** Steps `pathsTo` takes at most; a tree with many cycles has more simple paths than atoms. */
+export const PATH_STEPS = 200_000;
+
 /**
  * Every path from the project to `target`, as lists of keys, shortest first; at most `limit`
- * of them (a deep node in a wide tree can have thousands), with the total counted.
+ * of them (a deep node in a wide tree can have thousands), with the total counted. The walk
+ * stops after `maxSteps` steps: then `complete` is false and `total` is a lower bound.
  */
 export function pathsTo(
   graph: DependencyGraph,
   target: string,
   limit = 20,
-): { paths: string[][]; total: number } {
+  maxSteps = PATH_STEPS,
+): { paths: string[][]; total: number; complete: boolean } {
   const parents = new Map<string, string[]>();
   for (const edge of graph.edges) {
     const list = parents.get(edge.to) ?? [];
@@ -123,28 +130,47 @@ export function pathsTo(
   }
   const paths: string[][] = [];
   let total = 0;
-  // walk upwards from the target; a path that meets a node twice is a cycle and is dropped
-  const walk = (key: string, below: string[]): void => {
-    if (key === ROOT) {
-      total += 1;
-      if (paths.length < limit) paths.push([...below].reverse());
-      return;
-    }
-    if (below.includes(key)) return;
-    if (total > 100_000) return; // counting stops being useful long before this
-    const next = [...below, key];
-    const up = parents.get(key);
-    if (!up || up.length === 0) {
-      // nothing depends on it: the lockfile lists it at the top (an orphan counts as a root)
-      total += 1;
-      if (paths.length < limit) paths.push([...next].reverse());
-      return;
-    }
-    for (const parent of up) walk(parent, next);
+  let steps = 0;
+  // walk upwards from the target; a path that meets a node twice is a cycle and is dropped.
+  // Every call counts as a step, those that end in a cycle too, so the budget bounds the work.
+  const below: string[] = [];
+  const onPath = new Set<string>();
+  const found = (path: string[]): void => {
+    total += 1;
+    if (paths.length < limit) paths.push([...path].reverse());
   };
-  walk(target, []);
+  const walk = (key: string): void => {
+    if (++steps > maxSteps) return;
+    if (key === ROOT) return found(below);
+    if (onPath.has(key)) return;
+    below.push(key);
+    onPath.add(key);
+    const up = parents.get(key);
+    // nothing depends on it: the lockfile lists it at the top (an orphan counts as a root)
+    if (!up || up.length === 0) found(below);
+    else for (const parent of up) if (steps <= maxSteps) walk(parent);
+    onPath.delete(key);
+    below.pop();
+  };
+  walk(target);
   paths.sort((a, b) => a.length - b.length);
-  return { paths, total };
+  return { paths, total, complete: steps <= maxSteps };
+}
+
+const PACKAGE_NAME = /^(?:@[\w.~-]+\/)?[\w.~-]+$/;
+
+/**
+ * The package an `npm:<name>@<range>` alias spec stands for, and its range (after the last
+ * `@`; `*` when none is given). Undefined for any other spec, yarn 4's `npm:<range>` too.
+ */
+export function aliasOf(spec: string): { name: string; range: string } | undefined {
+  if (!spec.startsWith('npm:')) return undefined;
+  const target = spec.slice(4);
+  const at = target.lastIndexOf('@');
+  const name = at > 0 ? target.slice(0, at) : target;
+  if (!PACKAGE_NAME.test(name)) return undefined;
+  if (at > 0) return { name, range: target.slice(at + 1) || '*' };
+  return semver.validRange(target) === null ? { name, range: '*' } : undefined;
 }
 
 /** The ranges the parents of `target` declared (unknown ones as the parent's key). */

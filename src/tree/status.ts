@@ -10,7 +10,7 @@ import type { Vetted } from '../vetted';
 import type { Status } from '../types';
 import { isAdmitted } from '../types';
 import type { AdvisoryMatch } from '../advisories/osv';
-import { ROOT, splitAt } from './graph';
+import { ROOT, aliasOf, splitAt } from './graph';
 import { errorMessage } from '../errors';
 
 const MAX_NODES = 20_000;
@@ -200,13 +200,18 @@ async function replacementFor(
   parentManifests: Map<string, Promise<Record<string, string> | undefined>>,
 ): Promise<Replacement> {
   const ranges: string[] = [];
+  // parents whose range is not known: no version can be said to satisfy them
+  const unknown: string[] = [];
   for (const edge of incoming) {
-    let spec = edge.spec;
-    if (spec === undefined && edge.from !== ROOT) {
+    let range = edge.spec === undefined ? undefined : rangeFor(edge.spec, node.name);
+    if (edge.spec === undefined && edge.from !== ROOT) {
       // pnpm does not keep ranges: read the parent's declared range from its manifest
-      spec = (await dependenciesOf(vetted, edge.from, parentManifests))?.[node.name];
+      const deps = await dependenciesOf(vetted, edge.from, parentManifests);
+      range = declaredRange(deps ?? {}, node.name, node.version);
     }
-    if (spec !== undefined && semver.validRange(spec) && !ranges.includes(spec)) ranges.push(spec);
+    if (range === undefined) {
+      unknown.push(`${edge.from || 'the project'} (${edge.spec ?? 'no range recorded'})`);
+    } else if (!ranges.includes(range)) ranges.push(range);
   }
   let versions: string[];
   try {
@@ -225,17 +230,53 @@ async function replacementFor(
   const fits = admitted.find((v) =>
     ranges.every((r) => semver.satisfies(v, r, { includePrerelease: false })),
   );
-  const others = admitted.filter((v) => v !== fits).slice(0, 5);
   const result: Replacement = { ranges };
-  if (fits) result.version = fits;
+  if (fits && unknown.length === 0) result.version = fits;
+  const others = admitted.filter((v) => v !== result.version).slice(0, 5);
   if (others.length > 0) result.otherAdmitted = others;
-  if (!fits) {
+  if (admitted.length === 0) {
+    result.note = `no version of ${node.name} is admitted yet`;
+  } else if (unknown.length > 0) {
+    const known = ranges.length > 0 ? ` (${ranges.join(' and ')})` : '';
     result.note =
-      admitted.length === 0
-        ? `no version of ${node.name} is admitted yet`
-        : `no admitted version satisfies ${ranges.join(' and ') || 'the parents'}`;
+      `the range ${unknown.join(' and ')} declares is not known, so no version can be said ` +
+      `to satisfy every parent` +
+      (fits ? `; ${fits} is the newest admitted version satisfying the known ranges${known}` : '');
+  } else if (!fits) {
+    result.note = `no admitted version satisfies ${ranges.join(' and ') || 'the parents'}`;
   }
   return result;
+}
+
+/**
+ * The semver range a dependency spec asks of `name`: the spec itself, or the range of an
+ * `npm:<name>@<range>` alias to it. Undefined for anything else (a dist-tag, git, a URL).
+ */
+export function rangeFor(spec: string, name: string): string | undefined {
+  const alias = aliasOf(spec);
+  if (alias && alias.name !== name) return undefined;
+  const range = alias ? alias.range : spec;
+  return semver.validRange(range) === null ? undefined : range;
+}
+
+/**
+ * The range a parent's manifest declares for `name`, directly or through an alias; when it
+ * declares several (`wrap-ansi` and `wrap-ansi-cjs: npm:wrap-ansi@^7`), the one `version`
+ * satisfies.
+ */
+function declaredRange(
+  deps: Record<string, string>,
+  name: string,
+  version: string,
+): string | undefined {
+  const candidates: string[] = [];
+  for (const [key, spec] of Object.entries(deps)) {
+    const alias = aliasOf(spec);
+    if (alias ? alias.name !== name : key !== name) continue;
+    const range = rangeFor(spec, name);
+    if (range !== undefined) candidates.push(range);
+  }
+  return candidates.find((r) => semver.satisfies(version, r)) ?? candidates[0];
 }
 
 async function dependenciesOf(

@@ -5,15 +5,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadTree } from '../../src/tree/lockfiles';
-import { GraphBuilder, ROOT, pathsTo } from '../../src/tree/graph';
+import { GraphBuilder, ROOT, aliasOf, pathsTo } from '../../src/tree/graph';
+import { rangeFor } from '../../src/tree/status';
 import { loadAdvisories } from '../../src/advisories/osv';
 import { buildStatement, pae, signStatement, verifyEnvelope } from '../../src/tree/attest';
 import { createSigner } from '../../src/index/signer';
 import { isVettedError } from '../../src/errors';
+import { clientProject, installClient, runClient } from '../helpers/clients';
+import { machineRegistry } from '../helpers/fixture-upstream';
 
 const LOCKFILES = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'lockfiles');
 
@@ -45,6 +48,71 @@ describe('lockfiles', () => {
     assert.ok(graphs[3]!.edges.filter((e) => e.from !== ROOT).every((e) => e.spec === undefined));
   });
 
+  it('loads an alias as the package it names, in every format', async () => {
+    // `"my-ms": "npm:ms@2.1.3"` and @isaacs/cliui@8.0.2's string-width-cjs, strip-ansi-cjs and
+    // wrap-ansi-cjs aliases, locked by npm 11, yarn 1, yarn 4, pnpm 10 (v9) and pnpm 8 (v6)
+    const formats = ['npm', 'yarn1', 'yarn4', 'pnpm', 'pnpm-v6'];
+    const graphs = await Promise.all(
+      formats.map((c) => loadTree(path.join(LOCKFILES, 'alias', c))),
+    );
+    const nodes = graphs.map((g) => [...g.nodes.keys()].sort());
+    const edges = graphs.map((g) => g.edges.map((e) => `${e.from}->${e.to}`).sort());
+    assert.equal(nodes[0]!.length, 18);
+    for (const key of ['ms@2.1.3', 'string-width@4.2.3', 'strip-ansi@6.0.1', 'wrap-ansi@7.0.0']) {
+      assert.ok(nodes[0]!.includes(key), key);
+    }
+    assert.ok(!nodes[0]!.some((k) => /^my-ms@|-cjs@/.test(k)));
+    for (let i = 0; i < graphs.length; i++) {
+      assert.deepEqual(nodes[i], nodes[0], formats[i]);
+      assert.deepEqual(edges[i], edges[0], formats[i]);
+      assert.deepEqual(graphs[i]!.skipped, [], formats[i]);
+    }
+    // the formats that keep ranges keep the alias's declared spec on its edge
+    const specs = graphs.map((g) => g.edges.map((e) => `${e.from}->${e.to} ${e.spec}`).sort());
+    assert.deepEqual(specs[1], specs[0], 'yarn1');
+    assert.deepEqual(specs[2], specs[0], 'yarn4');
+    assert.ok(specs[0]!.includes('@isaacs/cliui@8.0.2->wrap-ansi@7.0.0 npm:wrap-ansi@^7.0.0'));
+    assert.ok(specs[0]!.includes('->ms@2.1.3 npm:ms@2.1.3'));
+  });
+
+  it('yarn 1: an alias is the package after npm:, and its resolved URL must agree', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vetted-lock-'));
+    try {
+      const url = 'https://registry.npmjs.org/debug/-/debug-2.1.3.tgz';
+      writeFileSync(
+        path.join(dir, 'package.json'),
+        JSON.stringify({ dependencies: { ms: 'npm:debug@2.1.3', other: 'npm:ms@2.1.3' } }),
+      );
+      writeFileSync(
+        path.join(dir, 'yarn.lock'),
+        [
+          '# yarn lockfile v1',
+          '',
+          '"ms@npm:debug@2.1.3":',
+          '  version "2.1.3"',
+          `  resolved "${url}#0000"`,
+          '',
+          '"other@npm:ms@2.1.3":',
+          '  version "2.1.3"',
+          `  resolved "${url}"`,
+          '',
+        ].join('\n'),
+      );
+      const g = await loadTree(dir);
+      assert.deepEqual([...g.nodes.keys()], ['debug@2.1.3']);
+      assert.deepEqual(g.edges, [{ from: ROOT, to: 'debug@2.1.3', spec: 'npm:debug@2.1.3' }]);
+      assert.deepEqual(g.skipped, [
+        {
+          name: 'other',
+          spec: 'npm:ms@2.1.3',
+          reason: `resolved ${url} is debug@2.1.3, not ms@2.1.3`,
+        },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('says what it expected for a directory without a lockfile or a broken one', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'vetted-lock-'));
     try {
@@ -69,6 +137,41 @@ describe('lockfiles', () => {
   });
 });
 
+describe('a pnpm-installed node_modules', () => {
+  it('is read from .pnpm/lock.yaml, each node at its real directory in .pnpm', async () => {
+    const pnpm = await installClient('pnpm');
+    const project = clientProject('pnpm', pnpm, machineRegistry(), {});
+    try {
+      cpSync(path.join(LOCKFILES, 'express-4.18.2', 'pnpm'), project.dir, { recursive: true });
+      const install = await runClient(project, [
+        'install',
+        '--frozen-lockfile',
+        '--ignore-scripts',
+      ]);
+      assert.equal(install.code, 0, install.stderr || install.stdout);
+      const modules = path.join(project.dir, 'node_modules');
+      const g = await loadTree(modules);
+      const fromLock = await loadTree(path.join(LOCKFILES, 'express-4.18.2', 'pnpm'));
+      assert.equal(g.source, 'node_modules');
+      assert.equal(g.path, modules);
+      assert.equal(g.lockfile, path.join(project.dir, 'package.json'));
+      assert.deepEqual(g.skipped, []);
+      assert.deepEqual([...g.nodes.keys()].sort(), [...fromLock.nodes.keys()].sort());
+      assert.equal(g.nodes.size, 71);
+      const store = path.join(modules, '.pnpm') + path.sep;
+      for (const node of g.nodes.values()) {
+        assert.equal(node.locations?.length, 1, node.key);
+        const at = node.locations[0]!;
+        assert.ok(at.startsWith(store), at);
+        assert.ok(at.endsWith(path.join('node_modules', node.name)), at);
+      }
+    } finally {
+      rmSync(project.dir, { recursive: true, force: true });
+      rmSync(project.env.HOME!, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('pathsTo', () => {
   it('lists every path from the project, shortest first, and survives cycles', () => {
     const g = new GraphBuilder();
@@ -85,6 +188,38 @@ describe('pathsTo', () => {
       ['d@1.0.0', 'c@1.0.0'],
       ['a@1.0.0', 'b@1.0.0', 'c@1.0.0'],
     ]);
+  });
+  it('bounds its work on a graph dense with cycles and says the count is a lower bound', () => {
+    const g = new GraphBuilder();
+    const n = 40;
+    for (let i = 0; i < n; i++) g.node(`p${i}`, '1.0.0');
+    g.edge(ROOT, 'p0@1.0.0', '^1');
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) if (i !== j) g.edge(`p${i}@1.0.0`, `p${j}@1.0.0`, '^1');
+    }
+    const started = Date.now();
+    const { paths, total, complete } = pathsTo(g.build('npm', 'x'), `p${n - 1}@1.0.0`);
+    assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
+    assert.equal(complete, false);
+    // every walk from p1 on circles among p1..p38 without meeting the root again
+    assert.equal(total, paths.length);
+    assert.deepEqual(paths[0], ['p0@1.0.0', `p${n - 1}@1.0.0`]);
+  });
+});
+
+describe('alias ranges', () => {
+  it('reads the range after the last @ of npm:<name>@<range>', () => {
+    assert.deepEqual(aliasOf('npm:wrap-ansi@^7.0.0'), { name: 'wrap-ansi', range: '^7.0.0' });
+    assert.deepEqual(aliasOf('npm:@scope/pkg@>=1 <2'), { name: '@scope/pkg', range: '>=1 <2' });
+    assert.deepEqual(aliasOf('npm:@scope/pkg'), { name: '@scope/pkg', range: '*' });
+    assert.equal(aliasOf('npm:^5.1.2'), undefined); // yarn 4's plain range
+    assert.equal(aliasOf('npm:5.1.2'), undefined);
+    assert.equal(aliasOf('^7.0.0'), undefined);
+    assert.equal(rangeFor('npm:wrap-ansi@^7.0.0', 'wrap-ansi'), '^7.0.0');
+    assert.equal(rangeFor('^8.1.0', 'wrap-ansi'), '^8.1.0');
+    assert.equal(rangeFor('npm:other@^7.0.0', 'wrap-ansi'), undefined);
+    assert.equal(rangeFor('npm:wrap-ansi@latest', 'wrap-ansi'), undefined);
+    assert.equal(rangeFor('github:chalk/wrap-ansi', 'wrap-ansi'), undefined);
   });
 });
 
