@@ -122,7 +122,7 @@ async function check(target: string, flags: CheckFlags, client: ApiClient): Prom
 
   const installed =
     graph.source === 'node_modules' ? await checkInstalled(client, graph, results, progress) : [];
-  const report = buildReport(graph, results, installed);
+  const report = buildReport(graph, results, installed, new URL(client.url).host);
 
   if (flags.sbom) {
     writeFileSync(
@@ -257,6 +257,8 @@ interface Report {
   };
   /** Nodes whose lockfile integrity is not the integrity vetted verified. */
   integrityMismatch: Array<{ name: string; version: string; locked: string; verified: string }>;
+  /** Nodes the lockfile fetches from a host that is neither vetted nor a default registry. */
+  resolvedElsewhere: Array<{ name: string; version: string; resolved: string }>;
   skipped: DependencyGraph['skipped'];
   results: NodeResult[];
 }
@@ -265,6 +267,7 @@ function buildReport(
   graph: DependencyGraph,
   results: NodeResult[],
   installed: Array<InstalledDiff & { name: string; version: string; error?: string }>,
+  vettedHost: string,
 ): Report {
   const counts: Record<string, number> = {};
   for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
@@ -297,11 +300,18 @@ function buildReport(
     const locked = graph.nodes.get(keyOf(r))?.integrity;
     return locked !== undefined && r.integrity !== undefined && !sameIntegrity(locked, r.integrity);
   });
+  // `npm ci` fetches each `resolved` URL as written (npm and yarn rewrite only their default
+  // registries to the configured one): a tarball from any other host never passes vetted
+  const throughVetted = new Set([vettedHost, ...PUBLIC_REGISTRIES]);
+  const resolvedElsewhere = [...graph.nodes.values()]
+    .filter((n) => n.resolved !== undefined && !throughVetted.has(hostOf(n.resolved)))
+    .map((n) => ({ name: n.name, version: n.version, resolved: n.resolved! }));
   const report: Report = {
     ok:
       notAdmitted.length === 0 &&
       changed.length === 0 &&
       integrityMismatch.length === 0 &&
+      resolvedElsewhere.length === 0 &&
       !graph.skipped.some(unverifiable),
     source: graph.source,
     path: graph.path,
@@ -315,6 +325,7 @@ function buildReport(
       locked: graph.nodes.get(keyOf(r))?.integrity ?? '',
       verified: r.integrity ?? '',
     })),
+    resolvedElsewhere,
     skipped: graph.skipped,
     results,
   };
@@ -333,6 +344,17 @@ function buildReport(
 /** Whether the verdict recorded install-time code (its build output is expected on disk). */
 function runsInstallCode(r: NodeResult): boolean {
   return (r.warnings ?? []).some((w) => /^(INSTALL_SCRIPT|NATIVE_BUILD):/.test(w));
+}
+
+/** Registries npm and yarn replace with the configured one when they install a lockfile. */
+const PUBLIC_REGISTRIES = ['registry.npmjs.org', 'registry.yarnpkg.com'];
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '';
+  }
 }
 
 /** Whether two SRI strings share a hash that matches. */
@@ -424,6 +446,11 @@ function printReport(report: Report, flags: CheckFlags): void {
       );
     }
   }
+  if (report.resolvedElsewhere.length > 0) {
+    w();
+    w('Fetched from elsewhere by the lockfile (not through vetted):');
+    for (const r of report.resolvedElsewhere) w(`  ${r.name}@${r.version}  ${r.resolved}`);
+  }
   w();
   const problems = [
     report.notAdmitted.length ? `${report.notAdmitted.length} package(s) not admitted` : '',
@@ -434,6 +461,9 @@ function printReport(report: Report, flags: CheckFlags): void {
       ? `${report.integrityMismatch.length} lockfile integrity mismatch(es)`
       : '',
     unverified.length ? `${unverified.length} dependency(ies) not from a registry` : '',
+    report.resolvedElsewhere.length
+      ? `${report.resolvedElsewhere.length} fetched from another host`
+      : '',
   ].filter(Boolean);
   w(
     report.ok

@@ -19,6 +19,8 @@ export interface TreeNode {
   version: string;
   /** The integrity the lockfile recorded, when it did. */
   integrity?: string;
+  /** The tarball URL the lockfile recorded (what `npm ci` fetches), when it did. */
+  resolved?: string;
   /** Only reached through devDependencies. */
   dev?: boolean;
   /** Where it is installed (node_modules trees only), one entry per copy. */
@@ -76,6 +78,7 @@ export class GraphBuilder {
       this.nodes.set(key, node);
     }
     if (extra.integrity && !node.integrity) node.integrity = extra.integrity;
+    if (extra.resolved && !node.resolved) node.resolved = extra.resolved;
     // a node is dev only when every copy of it is
     if (extra.dev !== undefined) node.dev = (node.dev ?? true) && extra.dev;
     if (extra.locations) node.locations = [...(node.locations ?? []), ...extra.locations];

@@ -159,6 +159,7 @@ function fromArborist(
     g.node(name, rest, {
       dev: node.dev,
       ...(node.integrity ? { integrity: node.integrity } : {}),
+      ...(source !== 'node_modules' && node.resolved ? { resolved: node.resolved } : {}),
       ...(source === 'node_modules' && !node.isLink ? { locations: [node.path] } : {}),
     });
   }

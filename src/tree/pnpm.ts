@@ -62,7 +62,11 @@ function readPnpm(file: string, text: string, project: string): GraphBuilder {
       return undefined;
     }
     const integrity = pkg?.resolution?.integrity;
-    return g.node(name, version, integrity ? { integrity } : {}).key;
+    const tarball = pkg?.resolution?.tarball;
+    return g.node(name, version, {
+      ...(integrity ? { integrity } : {}),
+      ...(tarball ? { resolved: tarball } : {}),
+    }).key;
   };
   // a dependency's value is its version (with peers), or for an alias the package it names:
   // `other@1.0.0` (v9), `/other@1.0.0` (v6) or `npm:other@1.0.0`; or link:, file:, a URL

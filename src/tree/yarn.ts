@@ -46,7 +46,10 @@ export function loadYarn1(file: string, text: string): DependencyGraph {
       );
       return undefined;
     }
-    const node = g.node(name, entry.version, entry.integrity ? { integrity: entry.integrity } : {});
+    const node = g.node(name, entry.version, {
+      ...(entry.integrity ? { integrity: entry.integrity } : {}),
+      ...(entry.resolved ? { resolved: entry.resolved } : {}),
+    });
     return node.key;
   };
   for (const descriptor of Object.keys(entries)) keyFor(descriptor);

@@ -313,6 +313,9 @@ describe('vetted check on a fixture tree with blocked packages', { timeout: 600_
     assert.equal(res.code, 2, res.stderr);
     const report = json(res);
     assert.equal(report.total, 6);
+    // this lockfile was resolved against the upstream directly: `npm ci` would bypass vetted
+    assert.equal(report.resolvedElsewhere.length, 6);
+    assert.ok(report.resolvedElsewhere[0].resolved.startsWith(upstream.url));
     const leaf = report.notAdmitted.find((r: Json) => r.name === 'vt8-leaf');
     assert.equal(leaf.version, '1.1.0');
     assert.equal(leaf.status, 'held');
