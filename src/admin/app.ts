@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { applyDecision, DECISIONS } from './decisions';
 import { registerTreeRoutes } from './tree-routes';
-import { versionPath as parseVersionPath } from './console/request';
+import { refuseCrossSite, versionPath as parseVersionPath } from './console/request';
 import type { Decision, DecisionResult } from './decisions';
 import { approveLockfile, approveWithScope } from './scoped-approval';
 import type { Exemption } from './exemptions';
@@ -94,7 +94,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
   };
 
   const requireAdmin = (c: Context<{ Bindings: AdminBindings }>): Decider => {
-    checkSameOrigin(c);
+    refuseCrossSite(c);
     const remote = user(c);
     if (!remote?.name)
       throw new VettedError('AUTH_REQUIRED', 'decisions need an admin: send a token (npm login)');
@@ -353,20 +353,6 @@ function versionPath(path: string): { name: string; version: string; action?: De
     throw new VettedError('NOT_FOUND', `unknown action ${action}; one of ${DECISIONS.join(', ')}`);
   }
   return { name, version, action: action as Decision | undefined };
-}
-
-/** Refuses cross-site state changes: a browser's Origin must be this host. */
-function checkSameOrigin(c: Context<{ Bindings: AdminBindings }>): void {
-  const origin = c.req.header('origin');
-  if (!origin) return;
-  let host: string;
-  try {
-    host = new URL(origin).host;
-  } catch {
-    throw new VettedError('FORBIDDEN', 'cross-site request refused');
-  }
-  const own = c.req.header('x-forwarded-host') ?? c.req.header('host');
-  if (host !== own) throw new VettedError('FORBIDDEN', 'cross-site request refused');
 }
 
 async function readJson(c: Context<{ Bindings: AdminBindings }>): Promise<unknown> {
