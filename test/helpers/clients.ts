@@ -5,12 +5,12 @@
  * gets its own HOME, caches and registry settings, so nothing leaks between tests.
  * Depends on: `npm` on PATH, ./npm.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { constants, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { npmEnv } from './npm';
+import { npmEnv, runProgram } from './npm';
 import type { NpmResult } from './npm';
 
 export type ClientName = 'npm' | 'yarn1' | 'yarn4' | 'pnpm' | 'bun';
@@ -169,33 +169,5 @@ export function runClient(
   args: string[],
   timeoutMs = 180_000,
 ): Promise<NpmResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(project.bin, args, {
-      cwd: project.dir,
-      env: project.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    }, timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`spawning ${project.bin}: ${err.message}`, { cause: err }));
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (timedOut) {
-        const tail = `${stdout.slice(-2000)}\n${stderr.slice(-2000)}`;
-        return reject(new Error(`${project.client} ${args.join(' ')} timed out\n${tail}`));
-      }
-      resolve({ code: code ?? 128 + (signal ? constants.signals[signal] : 0), stdout, stderr });
-    });
-  });
+  return runProgram(project.bin, args, { cwd: project.dir, env: project.env, timeoutMs });
 }

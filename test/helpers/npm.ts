@@ -97,10 +97,20 @@ export function npmEnv(registryUrl: string, opts: NpmEnvOptions = {}): NpmEnv {
  * @throws when npm cannot be spawned or runs longer than `timeoutMs`.
  */
 export function runNpm(args: string[], opts: RunNpmOptions): Promise<NpmResult> {
+  return runProgram('npm', args, opts);
+}
+
+/**
+ * Runs `bin <args>` in its own process group (so a timeout also ends the git and lifecycle
+ * processes it started) and collects its output. A non-zero exit is a result, not an error.
+ *
+ * @throws when the program cannot be spawned or runs longer than `timeoutMs`.
+ */
+export function runProgram(bin: string, args: string[], opts: RunNpmOptions): Promise<NpmResult> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const label = `${path.basename(bin)} ${args.join(' ')}`;
   return new Promise((resolve, reject) => {
-    // Own process group, so a timeout also ends the git and lifecycle processes npm started.
-    const child = spawn('npm', args, {
+    const child = spawn(bin, args, {
       cwd: opts.cwd,
       env: opts.env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -119,13 +129,13 @@ export function runNpm(args: string[], opts: RunNpmOptions): Promise<NpmResult> 
 
     child.once('error', (err) => {
       clearTimeout(timer);
-      reject(new Error(`spawning npm ${args.join(' ')}: ${err.message}`, { cause: err }));
+      reject(new Error(`spawning ${label}: ${err.message}`, { cause: err }));
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (timedOut) {
         const tail = `${stdout.slice(-2000)}\n${stderr.slice(-2000)}`;
-        reject(new Error(`npm ${args.join(' ')} timed out after ${timeoutMs} ms\n${tail}`));
+        reject(new Error(`${label} timed out after ${timeoutMs} ms\n${tail}`));
         return;
       }
       const signalNumber = signal === null ? 0 : constants.signals[signal];
