@@ -111,7 +111,7 @@ export async function linkBins(
 }
 
 /** What the dependency install keeps of the server's environment: how to reach the upstream. */
-const NETWORK_ENV = [
+export const NETWORK_ENV = [
   'HTTP_PROXY',
   'HTTPS_PROXY',
   'NO_PROXY',

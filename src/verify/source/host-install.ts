@@ -22,6 +22,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import npa from 'npm-package-arg';
 import { runBounded, tailOf } from './run-bounded';
+import { NETWORK_ENV } from '../../sandbox/install';
 
 const DEP_FIELDS = [
   'dependencies',
@@ -181,15 +182,7 @@ async function runNpm(dir: string, options: HostInstallOptions): Promise<string 
     npm_config_globalconfig: globalconfig,
     npm_config_cache: options.npmCache,
   };
-  for (const name of [
-    'HTTP_PROXY',
-    'HTTPS_PROXY',
-    'NO_PROXY',
-    'http_proxy',
-    'https_proxy',
-    'no_proxy',
-    'NODE_EXTRA_CA_CERTS',
-  ]) {
+  for (const name of NETWORK_ENV) {
     const value = process.env[name];
     if (value !== undefined) env[name] = value;
   }
