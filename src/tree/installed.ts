@@ -8,6 +8,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Parser } from 'tar';
 import type { ReadEntry } from 'tar';
+import { feedTarball } from '../tar-feed';
 
 export interface InstalledDiff {
   location: string;
@@ -37,7 +38,7 @@ export async function tarballFileHashes(tarball: Buffer): Promise<Map<string, st
     parser.on('error', reject);
     parser.on('abort', reject);
     parser.on('end', resolve);
-    parser.end(tarball);
+    feedTarball(parser, tarball, () => false).catch(reject);
   });
   return hashes;
 }

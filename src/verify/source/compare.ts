@@ -12,6 +12,7 @@ import type { ReadEntry } from 'tar';
 import { normalise } from '../tarball-contents';
 import { canonicalJson } from '../../index/canonical';
 import { unifiedExcerpt } from './text-diff';
+import { feedTarball } from '../../tar-feed';
 
 /** What a file is, which decides how much a difference in it matters. */
 export type FileClass =
@@ -219,7 +220,8 @@ async function readFiles(tarball: Buffer): Promise<Map<string, FileInfo>> {
     parser.on('close', resolve);
     parser.on('error', reject);
     parser.on('abort', reject);
-    parser.end(tarball);
+    // in slices: written whole, a gzip bomb inflates in memory before the parser sees it
+    feedTarball(parser, tarball, () => false).catch(reject);
   });
   return files;
 }
