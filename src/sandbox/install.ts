@@ -7,11 +7,11 @@
  * (proxy and CA settings; the machine's global npmrc is read as npm reads it).
  * Depends on tar and ./toolchain.
  */
-import { spawn } from 'node:child_process';
 import { chmod, lstat, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tar from 'tar';
 import type { NodeToolchain } from './toolchain';
+import { runBounded } from '../run-bounded';
 import { feedTarball } from '../tar-feed';
 
 export interface ExtractLimits {
@@ -210,54 +210,24 @@ export async function installDependencies(
     const value = process.env[name];
     if (value !== undefined) env[name] = value;
   }
-  const res = await run(options.toolchain.node, args, options.project, env, options);
+  const res = await runBounded(options.toolchain.node, args, {
+    cwd: options.project,
+    env,
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+  });
   const out: InstallDependenciesResult = {
     requested,
     ok: res.code === 0,
     durationMs: Math.round(performance.now() - started),
   };
   if (res.code !== undefined) out.exitCode = res.code;
-  if (res.code !== 0) out.output = res.output.slice(-2000);
+  if (res.code !== 0) {
+    const said = `${res.stdout}\n${res.stderr}`.trim();
+    const late = res.timedOut ? `\nnpm did not finish within ${options.timeoutMs} ms` : '';
+    out.output = (said + late).slice(-2000);
+  }
   return out;
-}
-
-function run(
-  cmd: string,
-  args: string[],
-  cwd: string,
-  env: Record<string, string>,
-  options: { timeoutMs: number; signal?: AbortSignal },
-): Promise<{ code?: number; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let output = '';
-    const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString('utf8')).slice(-8192);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    const stop = () => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    };
-    const timer = setTimeout(() => {
-      output += `\nnpm did not finish within ${options.timeoutMs} ms`;
-      stop();
-    }, options.timeoutMs);
-    options.signal?.addEventListener('abort', stop, { once: true });
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      resolve({ output: `spawning npm: ${err.message}` });
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', stop);
-      resolve({ code: code ?? undefined, output });
-    });
-  });
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

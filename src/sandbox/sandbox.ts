@@ -61,6 +61,16 @@ export async function runSandboxed(runner: SandboxRunner, spec: RunSpec): Promis
     (resolve, reject) => {
       child.once('error', reject);
       child.once('close', (code, signal) => resolve({ code, signal }));
+      // strace has exited; whatever still holds its output open after a grace is cut off, so
+      // a leftover process can never keep the run (and the job) waiting
+      child.once('exit', (code, signal) => {
+        const grace = setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          resolve({ code, signal });
+        }, KILL_GRACE_MS);
+        child.once('close', () => clearTimeout(grace));
+      });
     },
   );
   exited.catch(() => undefined);

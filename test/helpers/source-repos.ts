@@ -6,7 +6,7 @@
  * registry. Git runs without the machine's config. Depends on git, ssh-keygen, gpg, ./npm.
  */
 import { execFile, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess, ExecFileOptions } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { devNull, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,14 @@ import type { LayerInput } from '../../src/verify/layer';
 import type { Packument } from '../../src/registry/packument';
 
 const execFileAsync = promisify(execFile);
+/** Every helper command is bounded, so a stuck git, gpg or ssh-keygen fails the test by name. */
+const run = (cmd: string, args: string[], options: ExecFileOptions = {}) =>
+  execFileAsync(cmd, args, {
+    timeout: 120_000,
+    killSignal: 'SIGKILL',
+    ...options,
+    encoding: 'utf8',
+  }) as Promise<{ stdout: string; stderr: string }>;
 
 const GIT_ENV: NodeJS.ProcessEnv = {
   ...process.env,
@@ -28,7 +36,7 @@ const GIT_ENV: NodeJS.ProcessEnv = {
 
 export async function git(cwd: string, ...args: string[]): Promise<string> {
   try {
-    const { stdout } = await execFileAsync('git', args, { cwd, env: GIT_ENV });
+    const { stdout } = await run('git', args, { cwd, env: GIT_ENV });
     return stdout.trim();
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
@@ -61,7 +69,7 @@ export async function tag(
     );
     return;
   }
-  await execFileAsync('git', ['-c', `user.signingkey=${sign.gpg}`, 'tag', '-s', name, '-m', name], {
+  await run('git', ['-c', `user.signingkey=${sign.gpg}`, 'tag', '-s', name, '-m', name], {
     cwd: dir,
     env: { ...GIT_ENV, GNUPGHOME: sign.gnupgHome },
   });
@@ -74,7 +82,7 @@ export async function makeSshKey(
 ): Promise<{ key: string; allowedSigners: string }> {
   await mkdir(dir, { recursive: true });
   const key = path.join(dir, 'id_ed25519');
-  await execFileAsync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', email, '-f', key]);
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', email, '-f', key]);
   const pub = (await readFile(`${key}.pub`, 'utf8')).trim().split(' ').slice(0, 2).join(' ');
   const allowedSigners = path.join(dir, 'allowed_signers');
   await writeFile(allowedSigners, `${email} namespaces="git" ${pub}\n`);
@@ -89,7 +97,8 @@ export async function makeGpgKey(
   const gnupgHome = path.join(dir, 'gnupg');
   await mkdir(gnupgHome, { recursive: true, mode: 0o700 });
   const env = { ...process.env, GNUPGHOME: gnupgHome };
-  const gpg = (...args: string[]) => execFileAsync('gpg', ['--batch', '--quiet', ...args], { env });
+  const gpg = (...args: string[]) =>
+    run('gpg', ['--batch', '--quiet', '--pinentry-mode', 'loopback', ...args], { env });
   await gpg(
     '--passphrase',
     '',

@@ -16,7 +16,7 @@ import { classify, compareTarballs } from '../../src/verify/source/compare';
 import { findingsOf } from '../../src/verify/source/findings';
 import { unifiedExcerpt } from '../../src/verify/source/text-diff';
 import { keysFor } from '../../src/verify/layers/source-integrity';
-import { publicReason } from '../../src/verify/source/run-bounded';
+import { publicReason } from '../../src/run-bounded';
 import {
   nonRegistryDependencies,
   toRegistryLock,

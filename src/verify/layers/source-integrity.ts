@@ -46,7 +46,7 @@ import type { RebuildTimings } from '../source/rebuild';
 import { compareTarballs } from '../source/compare';
 import { createHistory } from '../source/history';
 import { findingsOf, locatedFindings, notFound, signatureFinding } from '../source/findings';
-import { publicReason } from '../source/run-bounded';
+import { publicReason } from '../../run-bounded';
 import { errorMessage } from '../../errors';
 import { redactText, redactUrl } from '../../log/redact';
 

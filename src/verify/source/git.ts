@@ -20,8 +20,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostOf } from './mirrors';
 import type { HostBreaker } from './host-breaker';
-import { runBounded, tailOf } from './run-bounded';
-import type { BoundedRunResult } from './run-bounded';
+import { runBounded, tailOf } from '../../run-bounded';
+import type { BoundedRunResult } from '../../run-bounded';
 import { tagCandidates } from './locate';
 import type { LocateMethod } from './locate';
 

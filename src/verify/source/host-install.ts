@@ -21,7 +21,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import npa from 'npm-package-arg';
-import { runBounded, tailOf } from './run-bounded';
+import { runBounded, tailOf } from '../../run-bounded';
 import { NETWORK_ENV } from '../../sandbox/install';
 
 const DEP_FIELDS = [

@@ -21,7 +21,7 @@ import { baseEnv, createWorkspace, resolveLimits, runSandboxed } from '../../san
 import type { NodeToolchain, SandboxLimits, SandboxRunner } from '../../sandbox';
 import { checkoutCommit, listTree } from './git';
 import { installBuildDependencies, removeRepositoryConfig } from './host-install';
-import { tailOf } from './run-bounded';
+import { tailOf } from '../../run-bounded';
 
 export type RebuildStep = 'checkout' | 'install' | 'pack';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runGit } from './git';
 import type { GitOptions } from './git';
-import { runBounded, tailOf } from './run-bounded';
+import { runBounded, tailOf } from '../../run-bounded';
 
 export type SignatureStatus = 'signed' | 'unsigned' | 'bad';
 

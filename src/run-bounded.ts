@@ -1,10 +1,15 @@
 /**
  * Runs one host program (git, npm, gpg) with a hard time limit: the whole process group is
  * killed when the limit passes or the signal aborts, and only the tail of its output is kept.
- * Never throws for what the program does; a spawn failure comes back as `code: undefined`.
- * Depends on node:child_process only.
+ * A program counts as finished once it exits, even when something it started (gpg's agent, an
+ * orphaned helper) still holds its output open: a short grace for the last output, then its
+ * group is killed and the pipes are closed. Never throws for what the program does; a spawn
+ * failure comes back as `code: undefined`. Depends on node:child_process only.
  */
 import { spawn } from 'node:child_process';
+
+/** How long output may trail the program's exit before the pipes are closed. */
+const CLOSE_GRACE_MS = 3_000;
 
 export interface BoundedRunOptions {
   cwd?: string;
@@ -66,9 +71,14 @@ export function runBounded(
       timedOut = true;
       stop();
     }, options.timeoutMs);
+    let grace: NodeJS.Timeout | undefined;
     options.signal?.addEventListener('abort', stop, { once: true });
+    let done = false;
     const finish = (code: number | undefined, extra = '') => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
+      clearTimeout(grace);
       options.signal?.removeEventListener('abort', stop);
       resolve({
         code: timedOut ? undefined : code,
@@ -79,6 +89,15 @@ export function runBounded(
       });
     };
     child.once('error', (err) => finish(undefined, `spawning ${cmd}: ${err.message}`));
+    child.once('exit', (code) => {
+      if (done) return;
+      grace = setTimeout(() => {
+        stop();
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        finish(code ?? undefined);
+      }, CLOSE_GRACE_MS);
+    });
     child.once('close', (code) => finish(code ?? undefined));
   });
 }
