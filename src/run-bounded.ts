@@ -18,6 +18,8 @@ export interface BoundedRunOptions {
   signal?: AbortSignal;
   /** Bytes of stdout kept (from the start). Default 1 MiB. */
   stdoutBytes?: number;
+  /** Bytes of stderr kept (the end). Default 8 KiB. */
+  stderrBytes?: number;
   /** Written to stdin, then closed. */
   input?: string;
 }
@@ -25,8 +27,10 @@ export interface BoundedRunOptions {
 export interface BoundedRunResult {
   /** Exit code; undefined when the program could not start or was killed. */
   code?: number;
+  /** The signal that ended the program, when one did. */
+  signal?: NodeJS.Signals;
   stdout: string;
-  /** The last 8 KiB of stderr. */
+  /** The end of stderr (`stderrBytes`). */
   stderr: string;
   timedOut: boolean;
   durationMs: number;
@@ -40,6 +44,7 @@ export function runBounded(
 ): Promise<BoundedRunResult> {
   const started = performance.now();
   const keepOut = options.stdoutBytes ?? 1024 ** 2;
+  const keepErr = options.stderrBytes ?? 8192;
   return new Promise((resolve) => {
     const child = spawn(cmd, args, {
       cwd: options.cwd,
@@ -54,7 +59,7 @@ export function runBounded(
       if (stdout.length < keepOut) stdout += chunk.toString('utf8').slice(0, keepOut);
     });
     child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString('utf8')).slice(-8192);
+      stderr = (stderr + chunk.toString('utf8')).slice(-keepErr);
     });
     if (options.input !== undefined) {
       child.stdin?.on('error', () => undefined);
@@ -74,31 +79,33 @@ export function runBounded(
     let grace: NodeJS.Timeout | undefined;
     options.signal?.addEventListener('abort', stop, { once: true });
     let done = false;
-    const finish = (code: number | undefined, extra = '') => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null, extra = '') => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       clearTimeout(grace);
       options.signal?.removeEventListener('abort', stop);
-      resolve({
-        code: timedOut ? undefined : code,
+      const result: BoundedRunResult = {
         stdout,
         stderr: stderr + extra,
         timedOut,
         durationMs: Math.round(performance.now() - started),
-      });
+      };
+      if (!timedOut && code !== null) result.code = code;
+      if (signal !== null) result.signal = signal;
+      resolve(result);
     };
-    child.once('error', (err) => finish(undefined, `spawning ${cmd}: ${err.message}`));
-    child.once('exit', (code) => {
+    child.once('error', (err) => finish(null, null, `spawning ${cmd}: ${err.message}`));
+    child.once('exit', (code, signal) => {
       if (done) return;
       grace = setTimeout(() => {
         stop();
         child.stdout?.destroy();
         child.stderr?.destroy();
-        finish(code ?? undefined);
+        finish(code, signal);
       }, CLOSE_GRACE_MS);
     });
-    child.once('close', (code) => finish(code ?? undefined));
+    child.once('close', (code, signal) => finish(code, signal));
   });
 }
 

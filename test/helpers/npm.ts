@@ -5,10 +5,13 @@
  * npmrc and any `npm_config_*` inherited from an enclosing `npm test` never reach the npm under
  * test. Depends on: `npm` on PATH.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
+import { runBounded } from '../../src/run-bounded';
+
+/** Output kept per stream: all of it, in practice (clients print kilobytes). */
+const OUTPUT_BYTES = 64 * 1024 ** 2;
 
 export interface NpmEnvOptions {
   /** Bearer token for the registry, written as `//host:port/path/:_authToken`. */
@@ -106,40 +109,29 @@ export function runNpm(args: string[], opts: RunNpmOptions): Promise<NpmResult> 
  *
  * @throws when the program cannot be spawned or runs longer than `timeoutMs`.
  */
-export function runProgram(bin: string, args: string[], opts: RunNpmOptions): Promise<NpmResult> {
+export async function runProgram(
+  bin: string,
+  args: string[],
+  opts: RunNpmOptions,
+): Promise<NpmResult> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const label = `${path.basename(bin)} ${args.join(' ')}`;
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, {
-      cwd: opts.cwd,
-      env: opts.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    }, timeoutMs);
-
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`spawning ${label}: ${err.message}`, { cause: err }));
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (timedOut) {
-        const tail = `${stdout.slice(-2000)}\n${stderr.slice(-2000)}`;
-        reject(new Error(`${label} timed out after ${timeoutMs} ms\n${tail}`));
-        return;
-      }
-      const signalNumber = signal === null ? 0 : constants.signals[signal];
-      resolve({ code: code ?? 128 + signalNumber, stdout, stderr });
-    });
+  const env = Object.fromEntries(
+    Object.entries(opts.env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+  const res = await runBounded(bin, args, {
+    cwd: opts.cwd,
+    env,
+    timeoutMs,
+    stdoutBytes: OUTPUT_BYTES,
+    stderrBytes: OUTPUT_BYTES,
   });
+  if (res.timedOut) {
+    const tail = `${res.stdout.slice(-2000)}\n${res.stderr.slice(-2000)}`;
+    throw new Error(`${label} timed out after ${timeoutMs} ms\n${tail}`);
+  }
+  if (res.code === undefined && res.signal === undefined)
+    throw new Error(`spawning ${label}: ${res.stderr.trim()}`);
+  const signalNumber = res.signal === undefined ? 0 : constants.signals[res.signal];
+  return { code: res.code ?? 128 + signalNumber, stdout: res.stdout, stderr: res.stderr };
 }
