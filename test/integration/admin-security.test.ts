@@ -125,6 +125,30 @@ describe('the admin surface', { timeout: 300_000 }, () => {
     assert.equal((await vetted.api('/versions/vt-sec/1.0.0')).body.status, 'denied');
   });
 
+  it('locks console logins for an account after 10 failures, right password or not', async () => {
+    const password = readFileSync(path.join(vetted.home, 'admin-password'), 'utf8').trim();
+    const login = (username: string, pass: string) =>
+      fetch(`${vetted.url}/-/vetted/login`, {
+        method: 'POST',
+        body: new URLSearchParams({ username, password: pass }),
+        redirect: 'manual',
+      });
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await login('admin', `wrong-${i}`)).status, 401);
+    }
+    const locked = await login('admin', password);
+    assert.equal(locked.status, 429);
+    assert.ok(Number(locked.headers.get('retry-after')) > 800, 'Retry-After near 15 minutes');
+    assert.match(await locked.text(), /Too many failed logins[^<]*Try again in 15 minutes/);
+    assert.equal(locked.headers.get('set-cookie'), null);
+    // another account from the same address still logs in
+    const other = await login('bob', 'bob-password-1');
+    assert.equal(other.status, 303);
+    assert.match(other.headers.get('set-cookie') ?? '', /vetted_session=/);
+    // npm's login route and tokens are Verdaccio's, untouched by the console's lock
+    assert.equal((await vetted.api('/versions/vt-sec/1.0.0', { token: admin })).status, 200);
+  });
+
   it('writes no token or password to its output', async () => {
     const password = readFileSync(path.join(vetted.home, 'admin-password'), 'utf8').trim();
     const secrets = [admin, bob, password, 'bob-password-1', 'alice-password'];

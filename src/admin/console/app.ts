@@ -26,6 +26,7 @@ import { decideFromForm } from './decide-form';
 import { isAdmin, isHttps, refuseCrossSite, safeNext, stringField, versionPath } from './request';
 import { loadComparison } from './comparison';
 import { approveLockfile } from '../scoped-approval';
+import { LoginThrottle } from '../login-throttle';
 import { SESSION_COOKIE, SESSION_TTL_MS } from '../session';
 import type { SessionKeeper, SessionUser } from '../session';
 import type { AdminBindings } from '../app';
@@ -47,6 +48,8 @@ export interface ConsoleDeps {
   authenticate: (name: string, password: string) => Promise<SessionUser | undefined>;
   /** Whether `/-/vetted/metrics` answers without a login. */
   metricsPublic: boolean;
+  /** Failed-login limits; the defaults of LoginThrottle when absent. */
+  loginThrottle?: LoginThrottle;
 }
 
 type Env = { Bindings: AdminBindings };
@@ -69,6 +72,7 @@ const STATUS_OF: Partial<Record<VettedError['code'], 400 | 401 | 403 | 404 | 409
 };
 
 export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
+  const throttle = deps.loginThrottle ?? new LoginThrottle();
   const app = new Hono<Env>({ strict: false }).basePath(BASE);
   const comparisons = new LRUCache<string, object>({ max: 200, ttl: 10 * 60_000 });
   let sandbox: { at: number; check: Promise<SandboxCheck> } | undefined;
@@ -172,11 +176,25 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
     const name = stringField(form, 'username') ?? '';
     const password = stringField(form, 'password') ?? '';
     const next = safeNext(stringField(form, 'next'));
+    const address = clientAddress(c);
+    const wait = await throttle.retryAfter(address, name);
+    if (wait > 0) {
+      deps.logger.warn(
+        { user: name.slice(0, 100), address, wait },
+        'console login for @{user} from @{address} refused: too many failed logins, @{wait} s left',
+      );
+      c.header('retry-after', String(wait));
+      const minutes = Math.ceil(wait / 60);
+      const message = `Too many failed logins for this account or address. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+      return c.html(loginPage(message, next), 429);
+    }
     const user = name && password ? await deps.authenticate(name, password) : undefined;
     if (!user) {
+      await throttle.failed(address, name);
       deps.logger.warn({ user: name.slice(0, 100) }, 'console login refused for @{user}');
       return c.html(loginPage('Unknown user or wrong password.', next), 401);
     }
+    await throttle.succeeded(name);
     const { value } = deps.sessions.issue(user);
     setCookie(c, SESSION_COOKIE, value, {
       path: BASE,
@@ -383,4 +401,10 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
 
   app.all('*', (c) => c.html(errorPage(ctxOf(safeWho(c)), 404, `no page ${c.req.path}`), 404));
   return app;
+}
+
+/** The client's address as Verdaccio's Express sees it (its trust-proxy setting applies). */
+function clientAddress(c: C): string {
+  const incoming = c.env?.incoming as { ip?: string; socket?: { remoteAddress?: string } };
+  return incoming?.ip ?? incoming?.socket?.remoteAddress ?? 'unknown';
 }
