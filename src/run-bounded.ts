@@ -55,11 +55,12 @@ export function runBounded(
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (stdout.length < keepOut) stdout += chunk.toString('utf8').slice(0, keepOut);
+    // decoded by the streams, so a character split across two chunks stays whole
+    child.stdout?.setEncoding('utf8').on('data', (text: string) => {
+      if (stdout.length < keepOut) stdout += text.slice(0, keepOut - stdout.length);
     });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString('utf8')).slice(-keepErr);
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+      stderr = (stderr + text).slice(-keepErr);
     });
     if (options.input !== undefined) {
       child.stdin?.on('error', () => undefined);
@@ -98,6 +99,8 @@ export function runBounded(
     child.once('error', (err) => finish(null, null, `spawning ${cmd}: ${err.message}`));
     child.once('exit', (code, signal) => {
       if (done) return;
+      // it finished in time: only the grace bounds what is left
+      clearTimeout(timer);
       grace = setTimeout(() => {
         stop();
         child.stdout?.destroy();

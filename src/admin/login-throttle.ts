@@ -1,6 +1,6 @@
 /**
- * Failed console logins, counted per client address and per user name. Once either count
- * reaches its limit within the window, every further attempt for it (right password or not) is
+ * Console login attempts, counted per client address and per user name. Once either count
+ * passes its limit within the window, every further attempt for it (right password or not) is
  * refused until the window has passed, so a password cannot be guessed through the console at
  * the speed of the server. A successful login clears its user's count. In memory, like
  * Verdaccio's own limit on its login route: a restart forgets the counts.
@@ -29,29 +29,31 @@ export class LoginThrottle {
   }
 
   /**
-   * Seconds until `name` from `address` may try again; 0 when it may now.
-   * @example if ((await throttle.retryAfter('10.0.0.7', 'admin')) > 0) refuse();
+   * Counts a login attempt before its password is checked (so parallel guesses count too) and
+   * returns the seconds until `name` from `address` may try again: 0 when this attempt may go on.
+   * @example if ((await throttle.attempt('10.0.0.7', 'admin')) > 0) refuse();
    */
-  async retryAfter(address: string, name: string): Promise<number> {
-    const [byUser, byAddress] = await Promise.all([
-      this.#byUser.get(userKey(name)),
-      this.#byAddress.get(address),
-    ]);
-    return Math.max(wait(byUser, this.#byUser.points), wait(byAddress, this.#byAddress.points));
-  }
-
-  /** Counts one failed login against the address and the name. */
-  async failed(address: string, name: string): Promise<void> {
-    // consume() rejects once the limit is passed; the count has been taken all the same
-    await Promise.allSettled([
+  async attempt(address: string, name: string): Promise<number> {
+    const results = await Promise.allSettled([
       this.#byUser.consume(userKey(name)),
       this.#byAddress.consume(address),
     ]);
+    let wait = 0;
+    for (const r of results) {
+      // consume() rejects with the limiter's state once the limit is passed
+      if (r.status === 'rejected' && isLimited(r.reason)) {
+        wait = Math.max(wait, Math.max(1, Math.ceil(r.reason.msBeforeNext / 1000)));
+      }
+    }
+    return wait;
   }
 
-  /** A successful login clears its user's failures (the address keeps its count). */
-  async succeeded(name: string): Promise<void> {
-    await this.#byUser.delete(userKey(name));
+  /** A successful login: its user's count is cleared and its address gets the attempt back. */
+  async succeeded(address: string, name: string): Promise<void> {
+    await Promise.allSettled([
+      this.#byUser.delete(userKey(name)),
+      this.#byAddress.reward(address, 1),
+    ]);
   }
 }
 
@@ -60,7 +62,6 @@ function userKey(name: string): string {
   return name.slice(0, 200).toLowerCase();
 }
 
-function wait(res: RateLimiterRes | null, points: number): number {
-  if (!res || res.consumedPoints < points) return 0;
-  return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+function isLimited(reason: unknown): reason is RateLimiterRes {
+  return typeof (reason as RateLimiterRes | undefined)?.msBeforeNext === 'number';
 }

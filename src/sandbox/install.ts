@@ -5,7 +5,7 @@
  * dependencies installed beside it by the real npm with every script disabled, a user config
  * and cache of its own, and of the server's environment only what reaches the upstream
  * (proxy and CA settings; the machine's global npmrc is read as npm reads it).
- * Depends on tar and ./toolchain.
+ * Depends on tar, ./toolchain and ../run-bounded.
  */
 import { chmod, lstat, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -65,6 +65,11 @@ export async function runSandboxed(runner: SandboxRunner, spec: RunSpec): Promis
       // a leftover process can never keep the run (and the job) waiting
       child.once('exit', (code, signal) => {
         const grace = setTimeout(() => {
+          try {
+            if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
           child.stdout?.destroy();
           child.stderr?.destroy();
           resolve({ code, signal });

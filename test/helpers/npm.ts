@@ -3,7 +3,7 @@
  *
  * Every run gets its own userconfig, globalconfig and cache, so ~/.npmrc, the machine's global
  * npmrc and any `npm_config_*` inherited from an enclosing `npm test` never reach the npm under
- * test. Depends on: `npm` on PATH.
+ * test. Depends on: `npm` on PATH, src/run-bounded.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';

@@ -177,7 +177,8 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
     const password = stringField(form, 'password') ?? '';
     const next = safeNext(stringField(form, 'next'));
     const address = clientAddress(c);
-    const wait = await throttle.retryAfter(address, name);
+    // the attempt is counted before the password is checked, so parallel guesses are counted too
+    const wait = await throttle.attempt(address, name);
     if (wait > 0) {
       deps.logger.warn(
         { user: name.slice(0, 100), address, wait },
@@ -190,11 +191,10 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
     }
     const user = name && password ? await deps.authenticate(name, password) : undefined;
     if (!user) {
-      await throttle.failed(address, name);
       deps.logger.warn({ user: name.slice(0, 100) }, 'console login refused for @{user}');
       return c.html(loginPage('Unknown user or wrong password.', next), 401);
     }
-    await throttle.succeeded(name);
+    await throttle.succeeded(address, name);
     const { value } = deps.sessions.issue(user);
     setCookie(c, SESSION_COOKIE, value, {
       path: BASE,
