@@ -98,11 +98,15 @@ function output(res: { stdout: string; stderr: string }): string {
 /** What the client shows the user about the failure, for the test report. */
 function errorLines(res: { stdout: string; stderr: string }): string {
   const lines = output(res).split('\n');
-  return lines
-    .filter((l) => /error|ERR_|YN0|403|forbidden|revoked|held|No matching|Couldn't find/i.test(l))
-    .filter((l) => !/^\s+at /.test(l) && !/YN0000/.test(l))
-    .slice(0, 4)
-    .join(' | ');
+  return (
+    lines
+      .filter((l) => /error|ERR_|YN0|403|forbidden|revoked|held|No matching|Couldn't find/i.test(l))
+      .filter((l) => !/^\s+at /.test(l) && !/YN0000/.test(l))
+      .slice(0, 4)
+      // a client's crash can print a whole line of its minified bundle
+      .map((l) => (l.length > 300 ? `${l.slice(0, 300)}…` : l))
+      .join(' | ')
+  );
 }
 
 const split = (spec: string) => {
