@@ -7,7 +7,8 @@
  * Bodies that passed the check stay in memory (256 MiB in all, 16 MiB at most each), so a hot
  * tarball is served without re-reading and re-hashing it. Each hit still stats the file: if
  * its size or mtime changed, the copy is dropped and the file is checked again, so an edit on
- * disk is reported (STORE_CORRUPT) on the next request for it.
+ * disk is reported (STORE_CORRUPT) on the next request for it, and a re-verification that
+ * puts the same bytes again replaces the damaged copy.
  * Depends on cacache and ssri; knows nothing of records or policy.
  */
 import cacache from 'cacache';
@@ -65,7 +66,17 @@ export function createTarballStore(dir: string): TarballStore {
   return {
     async put(key, data) {
       const integrity = ssri.fromData(data, { algorithms: ['sha512'] }).toString();
+      // cacache keeps content it already has for an integrity, so a copy damaged on disk would
+      // survive a re-verification: it goes first
+      if (await cacache.get.hasContent(dir, integrity)) {
+        await cacache.get.byDigest(dir, integrity).catch(async (err: { code?: string }) => {
+          if (err.code !== 'EINTEGRITY' && err.code !== 'EBADSIZE') throw err;
+          await cacache.rm.content(dir, integrity);
+        });
+      }
       await cacache.put(dir, key, data, { integrity, algorithms: ['sha512'] });
+      paths.delete(integrity);
+      bodies.delete(integrity);
       return { integrity, size: data.length };
     },
 

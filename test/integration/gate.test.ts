@@ -351,6 +351,26 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
         body.byteLength === bytes.length;
       assert.equal(served, false, 'edited bytes were served whole');
       await eventually(() => /STORE ALERT/.test(vetted.output.text()));
+
+      // re-verifying (the remedy the 503 names) puts the upstream's bytes in place of the copy
+      bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
+      const again = await vetted.api('/versions/vt-clean/1.0.0/reverify', {
+        token: admin,
+        body: { reason: 'the stored file was damaged' },
+      });
+      assert.equal(again.status, 200);
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const after = await fetch(`${vetted.url}/vt-clean/-/vt-clean-1.0.0.tgz`);
+        const got = Buffer.from(await after.arrayBuffer());
+        if (after.status === 200) {
+          assert.ok(got.equals(bytes), 'served bytes differ from the original tarball');
+          break;
+        }
+        assert.ok(Date.now() < deadline, `still ${after.status} after re-verifying`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.ok(readFileSync(info.path).equals(bytes), 'the damaged copy is still on disk');
     });
 
     it('keeps a revocation when an older signed record is put back', async () => {
