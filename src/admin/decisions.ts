@@ -6,6 +6,7 @@
 import type { Vetted } from '../vetted';
 import type { AuditAction, Decider, Status, VersionRecord } from '../types';
 import { VettedError } from '../errors';
+import { packageIdProblem } from '../registry/package-id';
 
 export const DECISIONS = ['approve', 'deny', 'revoke', 'reverify'] as const;
 export type Decision = (typeof DECISIONS)[number];
@@ -36,6 +37,10 @@ export async function applyDecision(
   actor: Decider,
   reason: string,
 ): Promise<DecisionResult> {
+  // a decision is about one published version: one on a range or a tag would be recorded,
+  // signed and reported as done while nothing it seems to name is blocked
+  const problem = packageIdProblem(name, version);
+  if (problem) throw new VettedError('SPEC_INVALID', problem);
   const current = await vetted.index.get(name, version);
   if (decision === 'reverify') {
     const queued = await vetted.queue.enqueue(name, version, 'admin');

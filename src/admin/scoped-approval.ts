@@ -4,13 +4,14 @@
  * (src/admin/exemptions.ts) and approves at once what is held now; versions not verified yet
  * are admitted when their verdict comes in, if it would hold them, while the exemption lasts.
  */
-import semver from 'semver';
 import { applyDecision } from './decisions';
 import type { Exemption, ExemptionInput } from './exemptions';
 import { MAX_EXEMPTION_MS } from './exemptions';
 import type { Vetted } from '../vetted';
 import type { Decider } from '../types';
 import { VettedError, errorMessage } from '../errors';
+import { packageIdProblem } from '../registry/package-id';
+import { resolvedProblem } from '../tree/project';
 
 export interface ScopedApproval {
   name: string;
@@ -113,7 +114,8 @@ async function approveHeld(
 
 /**
  * The registry packages of a package-lock.json (v1 `dependencies`, v2/v3 `packages`), each
- * name@version once. Links, the root and non-semver versions (git, file) are left out.
+ * name@version once. Links, the root, entries that are not registry versions (git, file, a
+ * `resolved` URL naming another package) and names npm would refuse are left out.
  * @throws VettedError SPEC_INVALID when the text is not a lockfile.
  */
 export function lockfileNodes(text: string): Array<{ name: string; version: string }> {
@@ -127,23 +129,27 @@ export function lockfileNodes(text: string): Array<{ name: string; version: stri
     throw new VettedError('SPEC_INVALID', 'not a package-lock.json: no packages or dependencies');
   }
   const seen = new Map<string, { name: string; version: string }>();
-  const add = (name: string | undefined, version: unknown) => {
-    if (!name || typeof version !== 'string' || !semver.valid(version)) return;
+  const add = (name: string | undefined, node: LockNode | undefined) => {
+    const { version, resolved } = node ?? {};
+    if (!name || typeof version !== 'string' || packageIdProblem(name, version)) return;
+    // what npm would fetch must be this registry version, as `vetted check` requires
+    if (
+      resolved !== undefined &&
+      (typeof resolved !== 'string' || resolvedProblem(resolved, name, version))
+    )
+      return;
     seen.set(`${name}@${version}`, { name, version });
   };
   if (lock.packages) {
     for (const [path, node] of Object.entries(lock.packages)) {
       if (!path || node?.link) continue;
       const at = path.lastIndexOf('node_modules/');
-      add(
-        node?.name ?? (at >= 0 ? path.slice(at + 'node_modules/'.length) : undefined),
-        node?.version,
-      );
+      add(node?.name ?? (at >= 0 ? path.slice(at + 'node_modules/'.length) : undefined), node);
     }
   } else {
     const walk = (deps: Record<string, LockNode> | undefined) => {
       for (const [name, node] of Object.entries(deps ?? {})) {
-        add(name, node?.version);
+        add(name, node);
         walk(node?.dependencies);
       }
     };
@@ -155,6 +161,7 @@ export function lockfileNodes(text: string): Array<{ name: string; version: stri
 interface LockNode {
   name?: string;
   version?: string;
+  resolved?: unknown;
   link?: boolean;
   dependencies?: Record<string, LockNode>;
 }

@@ -7,7 +7,7 @@
  * tarball route unchecked.
  */
 import semver from 'semver';
-import validateName from 'validate-npm-package-name';
+import { isPackageName } from '../registry/package-id';
 
 export type TarballPath =
   | { kind: 'tarball'; name: string; version: string; filename: string }
@@ -46,10 +46,7 @@ export function parseTarballPath(rawUrl: string): TarballPath {
   if (rest[0] !== '-') return { kind: 'other' };
   const scoped = nameParts.join('/').startsWith('@');
   const name = nameParts.join('/');
-  const nameCheck = validateName(name);
-  // scopes came after npm stopped accepting capitals: no scoped package has one
-  const badCase = scoped && name !== name.toLowerCase();
-  if (!nameCheck.validForOldPackages || badCase || name.includes('..')) {
+  if (!isPackageName(name)) {
     return invalid(400, `"${printable(name)}" is not a valid package name`);
   }
   const base = scoped ? name.slice(name.indexOf('/') + 1) : name;

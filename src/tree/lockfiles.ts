@@ -11,7 +11,7 @@ import semver from 'semver';
 import { GraphBuilder, ROOT, nodeKey, splitAt } from './graph';
 import type { DependencyGraph, TreeSource } from './graph';
 import { loadPnpm, loadPnpmInstalled } from './pnpm';
-import { isRegistryResolved } from './project';
+import { resolvedProblem } from './project';
 import { loadYarn1, loadYarn4 } from './yarn';
 import { VettedError, errorMessage } from '../errors';
 
@@ -136,25 +136,33 @@ function fromArborist(
   lockfile: string | undefined,
 ): DependencyGraph {
   const g = new GraphBuilder();
-  const keyOf = (node: ArboristNode): string | undefined => {
+  /** The node's key, or why it is not a registry version vetted can vouch for. */
+  const classify = (node: ArboristNode): { key: string } | { problem: string } => {
     const target = node.isLink ? node.target : node;
-    if (!target || target.isRoot || target.isWorkspace || target.isLink) return undefined;
+    const notRegistry = { problem: 'not a registry package' };
+    if (!target || target.isRoot || target.isWorkspace || target.isLink) return notRegistry;
     const name = target.packageName || target.package.name || target.name;
     const version = target.package.version ?? target.version;
-    if (!name || !version || !semver.valid(version)) return undefined;
-    if (target.resolved && !isRegistryResolved(target.resolved)) return undefined;
-    return nodeKey(name, version);
+    if (!name || !version || !semver.valid(version)) return notRegistry;
+    // npm installs the resolved URL: it must be the package and version the entry names
+    const problem = resolvedProblem(target.resolved ?? undefined, name, version);
+    return problem ? { problem } : { key: nodeKey(name, version) };
+  };
+  const keyOf = (node: ArboristNode): string | undefined => {
+    const c = classify(node);
+    return 'key' in c ? c.key : undefined;
   };
   for (const node of tree.inventory.values()) {
     if (node.isRoot) continue;
-    const key = keyOf(node);
-    if (!key) {
+    const c = classify(node);
+    if (!('key' in c)) {
       const spec = node.isLink ? `link to ${node.realpath}` : (node.resolved ?? node.version);
       if (!node.isWorkspace && !(node.isLink && node.target?.isWorkspace)) {
-        g.skip(node.packageName || node.name, spec, 'not a registry package');
+        g.skip(node.packageName || node.name, spec, c.problem);
       }
       continue;
     }
+    const key = c.key;
     const { name, rest } = splitAt(key);
     g.node(name, rest, {
       dev: node.dev,

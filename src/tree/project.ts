@@ -33,6 +33,25 @@ export function tarballOf(resolved: string): { name: string; version: string } |
   return { name: match[1]!, version: match[3]!.slice(match[2]!.length + 1) };
 }
 
+/**
+ * Why a lockfile entry for `name@version` that a client installs from `resolved` cannot be
+ * vouched for as that registry version: it comes from elsewhere (git, a file, a link), or its
+ * registry URL names another package or version, which the client would fetch instead.
+ */
+export function resolvedProblem(
+  resolved: string | undefined,
+  name: string,
+  version: string,
+): string | undefined {
+  if (resolved === undefined) return undefined;
+  if (!isRegistryResolved(resolved)) return 'not a registry package';
+  const tarball = tarballOf(resolved);
+  if (tarball && (tarball.name !== name || tarball.version !== version)) {
+    return `resolved ${resolved} is ${tarball.name}@${tarball.version}, not ${name}@${version}`;
+  }
+  return undefined;
+}
+
 /** Root dependencies from the package.json in `dir`, when there is one. */
 export function rootSpecs(dir: string): RootSpec[] {
   const file = join(dir, 'package.json');

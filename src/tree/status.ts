@@ -4,7 +4,6 @@
  * newest admitted version that satisfies every range its parents declared.
  */
 import semver from 'semver';
-import validateName from 'validate-npm-package-name';
 import { z } from 'zod';
 import type { Vetted } from '../vetted';
 import type { Status } from '../types';
@@ -12,6 +11,7 @@ import { isAdmitted } from '../types';
 import type { AdvisoryMatch } from '../advisories/osv';
 import { ROOT, aliasOf, splitAt } from './graph';
 import { errorMessage } from '../errors';
+import { packageIdProblem } from '../registry/package-id';
 
 const MAX_NODES = 20_000;
 
@@ -117,19 +117,8 @@ async function nodeStatus(
   version: string,
   queue: boolean,
 ): Promise<NodeResult> {
-  const valid = validateName(name);
-  if (!valid.validForOldPackages || !semver.valid(version)) {
-    return {
-      name,
-      version,
-      status: 'invalid',
-      reasons: [
-        !semver.valid(version)
-          ? `${version} is not a semver version`
-          : `${name} is not a valid package name`,
-      ],
-    };
-  }
+  const problem = packageIdProblem(name, version);
+  if (problem) return { name, version, status: 'invalid', reasons: [problem] };
   const advisories = vetted.advisories?.match(name, version);
   const withAdvisories = (r: NodeResult): NodeResult =>
     advisories && advisories.length > 0 ? { ...r, advisories } : r;

@@ -9,7 +9,7 @@ import { parseSyml } from '@yarnpkg/parsers';
 import semver from 'semver';
 import { GraphBuilder, ROOT, aliasOf, splitAt } from './graph';
 import type { DependencyGraph } from './graph';
-import { addRoots, isRegistryResolved, markDev, tarballOf } from './project';
+import { addRoots, markDev, resolvedProblem } from './project';
 import { VettedError } from '../errors';
 
 /** yarn 1: entries keyed by every `name@range` (or `alias@npm:name@range`) resolved to them. */
@@ -32,18 +32,10 @@ export function loadYarn1(file: string, text: string): DependencyGraph {
     if (!entry) return undefined;
     const { name: declared, rest: range } = splitAt(descriptor);
     const name = aliasOf(range)?.name ?? declared;
-    if (entry.resolved && !isRegistryResolved(entry.resolved)) {
-      g.skip(declared, range, 'not a registry package');
-      return undefined;
-    }
     // yarn 1 installs the resolved URL: it must be the package and version the entry names
-    const tarball = entry.resolved ? tarballOf(entry.resolved) : undefined;
-    if (tarball && (tarball.name !== name || tarball.version !== entry.version)) {
-      g.skip(
-        declared,
-        range,
-        `resolved ${entry.resolved} is ${tarball.name}@${tarball.version}, not ${name}@${entry.version}`,
-      );
+    const problem = resolvedProblem(entry.resolved, name, entry.version);
+    if (problem) {
+      g.skip(declared, range, problem);
       return undefined;
     }
     const node = g.node(name, entry.version, {

@@ -310,6 +310,27 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
         assert.ok(res.status >= 400 && res.status < 500, `${res.status}`);
       });
     }
+    it('refuses a decision on a range, a tag, a loose version or a name npm refuses', async () => {
+      const auditBefore = (await vetted.api('/audit?limit=10000')).body.entries.length;
+      const cases: Array<[string, RegExp]> = [
+        ['vt-clean/%5E1', /"\^1" is not an exact version/],
+        ['vt-clean/latest', /"latest" is not an exact version/],
+        ['vt-clean/v1.0.0', /use 1\.0\.0/],
+        ['__proto__/1.0.0', /"__proto__" is not a valid package name/],
+        ['@VT%2fheld/1.0.0', /is not a valid package name/],
+      ];
+      for (const [target, message] of cases) {
+        const res = await vetted.api(`/versions/${target}/deny`, {
+          token: admin,
+          body: { reason: 'block it' },
+        });
+        assert.equal(res.status, 400, `${target}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.code, 'SPEC_INVALID');
+        assert.match(res.body.error, message);
+      }
+      const auditAfter = (await vetted.api('/audit?limit=10000')).body.entries.length;
+      assert.equal(auditAfter, auditBefore, 'a refused decision reached the audit log');
+    });
     it('answers 404 for a version the upstream does not have', async () => {
       const res = await fetch(`${vetted.url}/vt-clean/-/vt-clean-9.9.9.tgz`);
       assert.equal(res.status, 404);

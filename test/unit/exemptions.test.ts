@@ -138,6 +138,13 @@ describe('exemptions and scoped approvals', () => {
         'node_modules/tree-a/node_modules/@s/tree-b': { version: '3.0.0' },
         'node_modules/local': { link: true },
         'node_modules/from-git': { version: 'git+https://example.invalid/x.git' },
+        // what `vetted check` refuses is not exempted either
+        'node_modules/__proto__': { version: '1.0.0' },
+        'node_modules/from-file': { version: '1.0.0', resolved: 'file:../evil' },
+        'node_modules/swapped': {
+          version: '1.0.0',
+          resolved: 'https://registry.npmjs.org/other/-/other-9.9.9.tgz',
+        },
       },
     });
 

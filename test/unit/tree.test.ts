@@ -113,6 +113,37 @@ describe('lockfiles', () => {
     }
   });
 
+  it('npm: an entry whose resolved URL names another package or a file is not verified', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vetted-lock-'));
+    try {
+      const other = 'https://registry.npmjs.org/other/-/other-9.9.9.tgz';
+      const deps = { destroy: '1.2.0', local: 'file:../evil', ms: '2.1.3' };
+      writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ dependencies: deps }));
+      const lock = {
+        name: 'app',
+        lockfileVersion: 3,
+        packages: {
+          '': { name: 'app', dependencies: deps },
+          'node_modules/destroy': { version: '1.2.0', resolved: other },
+          'node_modules/local': { version: '1.0.0', resolved: 'file:../evil' },
+          'node_modules/ms': {
+            version: '2.1.3',
+            resolved: 'https://registry.npmjs.org/ms/-/ms-2.1.3.tgz',
+          },
+        },
+      };
+      writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify(lock));
+      const g = await loadTree(dir);
+      assert.deepEqual([...g.nodes.keys()], ['ms@2.1.3']);
+      assert.deepEqual(g.skipped.map((s) => `${s.name}: ${s.reason}`).sort(), [
+        `destroy: resolved ${other} is other@9.9.9, not destroy@1.2.0`,
+        'local: not a registry package',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('says what it expected for a directory without a lockfile or a broken one', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'vetted-lock-'));
     try {
