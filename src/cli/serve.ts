@@ -8,8 +8,10 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Server } from 'node:http';
 import { ensureAdminUser } from '../auth/htpasswd';
-import { closeAllInstances, isMounted } from '../vetted';
+import { closeAllInstances, homePaths, isMounted } from '../vetted';
+import { openDatabase } from '../index/database';
 import { redactUrl } from '../log/redact';
+import { isVettedError } from '../errors';
 import { DEFAULT_UPSTREAM, parseOptions } from '../config/options';
 
 export interface ServeFlags {
@@ -82,6 +84,16 @@ export async function serve(flags: ServeFlags): Promise<Server> {
     storage: config.storage,
     uplinkUrl: Object.values(config.uplinks ?? {})[0]?.url,
   });
+
+  // a second server on a home in use would share its storage and answer 503 for every
+  // tarball: it refuses to start instead, as it does on a port in use
+  const index = await openDatabase(homePaths(home).index, { createIfMissing: false }).catch(
+    (err: unknown) => {
+      if (isVettedError(err, 'INDEX_LOCKED')) throw err;
+      return undefined; // not there yet, or unreadable: the plugin says which at start
+    },
+  );
+  await index?.db.close();
 
   if (htpasswd?.file) {
     const created = ensureAdminUser(htpasswd.file, home);

@@ -65,6 +65,18 @@ describe('vetted hardening', { timeout: 240_000 }, () => {
     });
   });
 
+  describe('when the home is in use', () => {
+    it('refuses to start a second server on it', async () => {
+      const first = await startVetted({ upstream: upstream.url });
+      running.push(first);
+      await assert.rejects(
+        startVetted({ upstream: upstream.url, home: first.home }),
+        /the index at .* is open in another process/,
+      );
+      assert.equal((await first.api('/health')).status, 200);
+    });
+  });
+
   describe('when packages need a login', () => {
     it('applies Verdaccio access rules to tarballs', async () => {
       const v = await startVetted({
