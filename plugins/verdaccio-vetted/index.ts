@@ -286,7 +286,10 @@ function keepAdminBody(
   });
   req.on('end', () => {
     if (size > MAX_ADMIN_BODY)
-      return sendJson(res, 413, { code: 'BODY_TOO_LARGE', error: 'request body over 1 MB' });
+      return sendJson(res, 413, {
+        code: 'BODY_TOO_LARGE',
+        error: `request body over ${MAX_ADMIN_BODY / 1024 ** 2} MiB`,
+      });
     req.rawBody = Buffer.concat(chunks);
     next();
   });

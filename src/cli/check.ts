@@ -6,7 +6,7 @@
  * with the verified tarballs. `--sbom` writes CycloneDX, `--attest` a signed statement.
  * `vetted attest verify FILE` checks such a statement.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,7 +21,7 @@ import { verifyEnvelope } from '../tree/attest';
 import type { Envelope } from '../tree/attest';
 import { compareInstalled, tarballFileHashes } from '../tree/installed';
 import type { InstalledDiff } from '../tree/installed';
-import { errorMessage } from '../errors';
+import { VettedError, errorMessage } from '../errors';
 import ssri from 'ssri';
 import { STATUSES, isAdmitted } from '../types';
 import type { Status } from '../types';
@@ -83,9 +83,17 @@ async function check(target: string, flags: CheckFlags, client: ApiClient): Prom
   const graph = await loadTree(target);
   const nodes = [...graph.nodes.values()].map(({ name, version }) => ({ name, version }));
   const progress = new Progress(flags.json, nodes.length);
-  let results = await statuses(client, nodes, { queue: flags.wait });
+  let results = await statuses(client, nodes, { queue: false });
 
   if (flags.wait) {
+    // queueing needs a login; a tree vetted has decided on already needs none
+    const unknown = results.filter((r) => r.status === 'unknown');
+    if (unknown.length > 0) {
+      const queued = new Map(
+        (await statuses(client, unknown, { queue: true })).map((r) => [keyOf(r), r]),
+      );
+      results = results.map((r) => queued.get(keyOf(r)) ?? r);
+    }
     const deadline = Date.now() + flags.timeout * 1000;
     progress.show(results);
     while (results.some((r) => r.status === 'pending') && Date.now() < deadline) {
@@ -402,7 +410,8 @@ function printReport(report: Report, flags: CheckFlags): void {
         : '';
       w(`  use:  nothing yet: ${r.replacement.note ?? 'no admitted version fits'}${others}`);
     }
-    if (r.status === 'revoked') w(`  roll back to an admitted version above, then re-lock`);
+    if (r.status === 'revoked')
+      w(`  replace it with an admitted version (see above), then re-lock`);
   }
   if (report.vulnerable.length > 0) {
     w();
@@ -551,6 +560,14 @@ export async function attestCommand(argv: string[]): Promise<number> {
   const keys = new Map<string, string>();
   if (values.key) {
     const pem = readFileSync(values.key, 'utf8');
+    try {
+      createPublicKey(pem);
+    } catch (err) {
+      throw new VettedError(
+        'SPEC_INVALID',
+        `${values.key} is not a PEM public key (${errorMessage(err)}); save the server's key from \`GET /-/vetted/api/keys\` (its publicKey field)`,
+      );
+    }
     const keyid = envelope.signatures?.[0]?.keyid ?? '';
     keys.set(keyid, pem);
   } else {

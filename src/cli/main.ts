@@ -20,10 +20,11 @@ Usage:
   vetted approve|deny|revoke|reverify <spec...> --reason TEXT [--json]
   vetted audit verify [--home DIR] [--json]
   vetted audit list [--limit N] [--json]
-  vetted check <lockfile | project dir | node_modules> [--wait] [--sbom FILE] [--attest FILE] [--json]
+  vetted check <lockfile | project dir | node_modules> [--wait] [--timeout SECONDS] [--sbom FILE]
+               [--attest FILE] [--json]
   vetted attest verify FILE [--lockfile FILE] [--key PEM_FILE] [--json]
 
-A spec is name, name@version, name@range or name@tag. Commands other than serve talk to the
+A spec is name, name@version, name@range or name@tag; decisions take name@version. Commands other than serve talk to the
 server at --url (env VETTED_URL, default http://127.0.0.1:4873) with VETTED_TOKEN or the npm
 token saved for that registry (npm login --registry <url>).
 

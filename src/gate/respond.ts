@@ -13,7 +13,7 @@ export const STATUS_WORDS: Record<Status, string> = {
   approved: 'is approved',
   held: 'is held for review',
   rejected: 'was rejected',
-  denied: 'was denied by an admin',
+  denied: 'was denied',
   revoked: 'was revoked',
 };
 

@@ -105,6 +105,13 @@ describe('vetted check on express@4.18.2 from the real registry', { timeout: 900
     assert.deepEqual(sets.yarn1, sets.npm);
     assert.deepEqual(sets.yarn4, sets.npm);
     assert.deepEqual(sets.pnpm, sets.npm);
+    // --wait on a tree vetted has decided on needs no login: there is nothing to queue
+    const anonymous = await cli(['check', path.join(LOCKFILES, 'npm'), '--wait'], {
+      VETTED_URL: env.VETTED_URL!,
+      VETTED_TOKEN: '',
+      HOME: mkdtempSync(path.join(tmpdir(), 'vetted-nologin-')),
+    });
+    assert.equal(anonymous.code, 0, `${anonymous.stdout}\n${anonymous.stderr}`);
     // nothing was verified again
     assert.equal((await vetted.api('/audit?limit=10000')).body.entries.length, auditBefore);
     assert.equal((await vetted.api('/queue')).body.depth.queued, 0);
@@ -228,6 +235,12 @@ describe('vetted check on express@4.18.2 from the real registry', { timeout: 900
     const bad = await cli(['attest', 'verify', forged], env);
     assert.equal(bad.code, 2);
     assert.match(bad.stdout, /INVALID: the signature does not verify/);
+    // a key file that is not a key is a usage error, not a verdict on the attestation
+    const notKey = path.join(dir, 'key.json');
+    writeFileSync(notKey, '{}');
+    const wrongKey = await cli(['attest', 'verify', attestation, '--key', notKey], env);
+    assert.equal(wrongKey.code, 1, wrongKey.stdout);
+    assert.match(wrongKey.stderr, /key\.json is not a PEM public key/);
   });
 });
 
