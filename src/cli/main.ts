@@ -24,9 +24,10 @@ Usage:
                [--attest FILE] [--json]
   vetted attest verify FILE [--lockfile FILE] [--key PEM_FILE] [--json]
 
-A spec is name, name@version, name@range or name@tag; decisions take name@version. Commands other than serve talk to the
-server at --url (env VETTED_URL, default http://127.0.0.1:4873) with VETTED_TOKEN or the npm
-token saved for that registry (npm login --registry <url>).
+A spec is name, name@version, name@range or name@tag; decisions take name@version only.
+Commands other than serve talk to the server at --url (env VETTED_URL, default
+http://127.0.0.1:4873) with VETTED_TOKEN or the npm token saved for that registry
+(npm login --registry <url>).
 
 Exit codes: 0 admitted or done, 2 something is not admitted, 1 error.`;
 

@@ -43,7 +43,7 @@ export function resolvedProblem(
   name: string,
   version: string,
 ): string | undefined {
-  if (resolved === undefined) return undefined;
+  if (!resolved) return undefined;
   if (!isRegistryResolved(resolved)) return 'not a registry package';
   const tarball = tarballOf(resolved);
   if (tarball && (tarball.name !== name || tarball.version !== version)) {
