@@ -29,7 +29,7 @@ import { staticPrecheck } from './verify/layers/static-precheck';
 import { jsSignals } from './verify/layers/js-signals';
 import { createAdvisoriesLayer } from './verify/layers/advisories';
 import { loadAdvisories } from './advisories/osv';
-import type { AdvisoryDb } from './advisories/osv';
+import type { AdvisoryDb, AdvisoryMatch } from './advisories/osv';
 import { applyDecision } from './admin/decisions';
 import { createBehaviourLayer } from './verify/layers/behaviour';
 import { createPublisherLayerFor } from './verify/layers/publisher-setup';
@@ -231,29 +231,44 @@ export async function createVetted(options: VettedOptions, logger: Logger): Prom
 
 /**
  * Revokes admitted versions that a malicious-package advisory names: an advisory published
- * after the verdict must bite at once. Each revocation is an audit entry by `advisories`.
+ * after the verdict must bite at once. Each revocation is an audit entry by `advisories`. An
+ * admin's approval made after every such advisory last changed stands: the admin approved it
+ * knowing (a reviewed false positive), and undoing that at each start would lose a decision.
  */
 async function revokeAdvised(vetted: Vetted, db: AdvisoryDb, logger: Logger): Promise<void> {
-  for (const name of db.names()) {
-    for (const record of await vetted.index.list({ name })) {
-      if (!isAdmitted(record.status)) continue;
-      const malicious = db.match(name, record.version).filter((m) => m.malicious);
-      if (malicious.length === 0) continue;
-      const reason = `${malicious.map((m) => m.id).join(', ')}: ${malicious[0]!.summary}`;
-      await applyDecision(
-        vetted,
-        'revoke',
-        name,
-        record.version,
-        { kind: 'policy', name: 'advisories' },
-        reason,
+  const names = new Set(db.names());
+  if (names.size === 0) return;
+  // one pass over the index, not one listing per advised name (the OpenSSF feed has many)
+  const admitted = [
+    ...(await vetted.index.list({ names, status: 'verified' })),
+    ...(await vetted.index.list({ names, status: 'approved' })),
+  ];
+  for (const record of admitted) {
+    const { name } = record;
+    const malicious = db.match(name, record.version).filter((m) => m.malicious);
+    if (malicious.length === 0) continue;
+    if (approvedSince(record, malicious)) {
+      logger.warn(
+        { pkg: name, version: record.version, by: record.decidedBy.name },
+        'advisory not applied: @{pkg}@@{version} was approved by @{by} after its advisories',
       );
-      logger.error(
-        { pkg: name, version: record.version, reason },
-        'ADVISORY ALERT: revoked @{pkg}@@{version}: @{reason}',
-      );
+      continue;
     }
+    const reason = `${malicious.map((m) => m.id).join(', ')}: ${malicious[0]!.summary}`;
+    const advisories = { kind: 'policy', name: 'advisories' } as const;
+    await applyDecision(vetted, 'revoke', name, record.version, advisories, reason);
+    logger.error(
+      { pkg: name, version: record.version, reason },
+      'ADVISORY ALERT: revoked @{pkg}@@{version}: @{reason}',
+    );
   }
+}
+
+/** An admin approved the record after each advisory last changed. */
+function approvedSince(record: VersionRecord, advisories: AdvisoryMatch[]): boolean {
+  if (record.status !== 'approved' || record.decidedBy.kind !== 'admin') return false;
+  const decided = Date.parse(record.decidedAt);
+  return advisories.every((a) => Date.parse(a.modified) <= decided);
 }
 
 /**

@@ -19,7 +19,7 @@ import type { WebhookEvent, WebhookOptions } from '../config/webhook-options';
 import type { Logger } from '../log/logger';
 import type { AuditEntry } from '../types';
 import { errorMessage } from '../errors';
-import { redactText, redactUrl } from '../log/redact';
+import { redactText, webhookTarget } from '../log/redact';
 
 export interface WebhookPayload {
   id: string;
@@ -216,11 +216,13 @@ export class WebhookOutbox {
       }
       problem = `HTTP ${res.status}`;
     } catch (err) {
-      problem = redactText(errorMessage(err));
+      // fetch says only "fetch failed"; the refused or reset connection is in its cause
+      const cause = (err as { cause?: { code?: unknown } }).cause?.code;
+      problem = redactText(errorMessage(err)) + (typeof cause === 'string' ? ` (${cause})` : '');
     }
     const attempts = delivery.attempts + 1;
     const fields = {
-      url: redactUrl(this.#options.url),
+      url: webhookTarget(this.#options.url),
       event: delivery.payload.event,
       pkg: delivery.payload.name,
       version: delivery.payload.version,

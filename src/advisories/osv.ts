@@ -43,6 +43,8 @@ const osvSchema = z
     database_specific: z.record(z.string(), z.unknown()).optional(),
     /** Set when the entry was retracted (a false positive): it no longer applies. */
     withdrawn: z.string().optional(),
+    /** When the entry last changed (RFC 3339); required by OSV. */
+    modified: z.string().optional(),
   })
   .passthrough();
 
@@ -53,6 +55,8 @@ export interface AdvisoryMatch {
   summary: string;
   malicious: boolean;
   aliases?: string[];
+  /** When the entry last changed: its `modified`, else its file's mtime. */
+  modified: string;
 }
 
 export interface AdvisoryDb {
@@ -68,8 +72,8 @@ export interface AdvisoryDb {
 }
 
 /**
- * Reads `path` (an OSV JSON file, a JSON array of entries, or a directory of them, searched one
- * level deep).
+ * Reads `path` (an OSV JSON file, a JSON array of entries, or a directory of them, read at any
+ * depth). An entry without `modified` counts as changed when its file was.
  * @throws VettedError CONFIG_INVALID naming the file that is not OSV.
  */
 export function loadAdvisories(path: string): AdvisoryDb {
@@ -84,6 +88,7 @@ export function loadAdvisories(path: string): AdvisoryDb {
     } catch (err) {
       throw new VettedError('CONFIG_INVALID', `advisories: ${file}: ${errorMessage(err)}`);
     }
+    const fileChanged = statSync(file).mtime.toISOString();
     for (const item of Array.isArray(raw) ? raw : [raw]) {
       const parsed = osvSchema.safeParse(item);
       if (!parsed.success) {
@@ -98,6 +103,7 @@ export function loadAdvisories(path: string): AdvisoryDb {
         continue;
       }
       size += 1;
+      parsed.data.modified ??= fileChanged;
       for (const affected of parsed.data.affected) {
         if (affected.package.ecosystem.toLowerCase() !== 'npm') continue;
         const list = byName.get(affected.package.name) ?? [];
@@ -120,6 +126,7 @@ export function loadAdvisories(path: string): AdvisoryDb {
           summary: entry.summary ?? entry.details?.split('\n')[0] ?? entry.id,
           malicious: isMalicious(entry),
           ...(entry.aliases?.length ? { aliases: entry.aliases } : {}),
+          modified: entry.modified ?? new Date(0).toISOString(),
         });
       }
       return out;

@@ -10,7 +10,10 @@ export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 export const webhookSchema = z
   .object({
     /** Receives a JSON POST per event. */
-    url: z.string().url(),
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//i.test(u), 'the webhook must be an http:// or https:// URL'),
     /** When set, each delivery carries `x-vetted-signature: sha256=<hex HMAC of the body>`. */
     secret: z.string().min(16, 'use a secret of at least 16 characters').optional(),
     /** Which events are sent. Default: all of held, rejected, revoked, integrity. */

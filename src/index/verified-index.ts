@@ -210,11 +210,14 @@ export class VerifiedIndex {
   }
 
   /** Records, optionally by status or name, newest decision first; failing records skipped. */
-  async list(filter: { status?: Status; name?: string; limit?: number } = {}) {
+  async list(
+    filter: { status?: Status; name?: string; names?: ReadonlySet<string>; limit?: number } = {},
+  ) {
     const keys = [...this.#summary.entries()]
       .filter(([key, s]) => {
         if (filter.status && s.status !== filter.status) return false;
-        return !filter.name || key.slice(0, key.lastIndexOf('@')) === filter.name;
+        const name = key.slice(0, key.lastIndexOf('@'));
+        return (!filter.name || name === filter.name) && (!filter.names || filter.names.has(name));
       })
       .sort((a, b) => b[1].decidedAt.localeCompare(a[1].decidedAt))
       .map(([key]) => key);

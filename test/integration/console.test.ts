@@ -36,6 +36,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const NAME = 'vt-console-shell';
 const HELD = '1.1.0';
 const SECRET = 'webhook-secret-for-the-console-test';
+/** Chat webhooks carry their secret in the URL's path or query. */
+const HOOK_TOKEN = 'XHOOKPATHTOKENX';
 const REASON = 'Reviewed build.js: the shell only writes built.txt inside the package';
 const PAGE = `/-/vetted/versions/${NAME}/${HELD}`;
 
@@ -62,7 +64,11 @@ async function startReceiver(): Promise<Receiver> {
   });
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${port}/hook`, server, requests };
+  return {
+    url: `http://127.0.0.1:${port}/services/T0/${HOOK_TOKEN}?token=${HOOK_TOKEN}`,
+    server,
+    requests,
+  };
 }
 
 async function waitUntil(what: string, check: () => boolean, ms = 30_000): Promise<void> {
@@ -364,6 +370,7 @@ describe('the admin console in a browser', { timeout: 420_000 }, () => {
     assert.match(health, /0 \/ 2/);
     assert.match((await page.textContent('#sandbox')) ?? '', /pass\s+a probe ran and was traced/);
     assert.match(health, /\d+ delivered since start/);
+    assert.ok(!health.includes(HOOK_TOKEN), 'the health page shows the webhook URL whole');
     await shot(page, 'health-1280.png');
     await page.goto(`${vetted.url}/-/vetted/exemptions`);
     assert.match((await page.textContent('main')) ?? '', new RegExp(`${NAME}@${HELD}`));
@@ -420,7 +427,8 @@ describe('the admin console in a browser', { timeout: 420_000 }, () => {
   it('logs no token, password, session or webhook secret', () => {
     const log = vetted.output.text();
     assert.match(log, /admin: approve vt-console-shell@1\.1\.0 \(console\)/);
-    for (const secret of [adminToken, adminPassword, 'bob-password-1', SECRET]) {
+    assert.match(log, /webhook http:\/\/127\.0\.0\.1:\d+\/… failed/);
+    for (const secret of [adminToken, adminPassword, 'bob-password-1', SECRET, HOOK_TOKEN]) {
       assert.equal(log.includes(secret), false, 'a secret reached the log');
     }
     assert.doesNotMatch(log, /vetted_session=/);

@@ -47,6 +47,11 @@ describe('vetted hardening', { timeout: 240_000 }, () => {
         /middlewares\.vetted\.policy: .*standard or strict/,
       ],
       [
+        'a webhook that is not http(s)',
+        { webhook: { url: 'file:///etc/passwd' } },
+        /middlewares\.vetted\.webhook\.url: the webhook must be an http:\/\/ or https:\/\/ URL/,
+      ],
+      [
         'a missing policy file',
         { policy: './nope.yaml' },
         /middlewares\.vetted\.policy: cannot read/,

@@ -406,5 +406,17 @@ describe('vetted check on a fixture tree with blocked packages', { timeout: 600_
     assert.match(record.reason, /MAL-2026-0002/);
     const audit = await cli(['audit', 'verify', '--json'], env);
     assert.equal(json(audit).ok, true);
+
+    // an admin who approves it after reviewing the advisory keeps that decision across starts
+    const approved = await vetted.api('/versions/vt8-mid-a/1.0.0/approve', {
+      token: env.VETTED_TOKEN,
+      body: { reason: 'false positive, reviewed' },
+    });
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    await vetted.stop();
+    vetted = await startVetted({ upstream: upstream.url, home, options: { advisories } });
+    assert.equal((await vetted.api('/versions/vt8-mid-a/1.0.0')).body.status, 'approved');
+    assert.match(vetted.output.text(), /advisory not applied: vt8-mid-a@1\.0\.0 was approved/);
+    assert.doesNotMatch(vetted.output.text(), /ADVISORY ALERT: revoked vt8-mid-a/);
   });
 });

@@ -32,7 +32,7 @@ import type { SessionKeeper, SessionUser } from '../session';
 import type { AdminBindings } from '../app';
 import type { Vetted } from '../../vetted';
 import type { Logger } from '../../log/logger';
-import { redactUrl } from '../../log/redact';
+import { redactUrl, webhookTarget } from '../../log/redact';
 import { checkSandbox } from '../../sandbox/check';
 import type { SandboxCheck } from '../../sandbox/check';
 import { VettedError, errorMessage, isVettedError } from '../../errors';
@@ -364,7 +364,7 @@ export function createConsoleApp(deps: ConsoleDeps): Hono<Env> {
         webhook:
           vetted.options.webhook && vetted.webhook
             ? {
-                url: redactUrl(vetted.options.webhook.url),
+                url: webhookTarget(vetted.options.webhook.url),
                 pending: pending.length,
                 delivered: vetted.webhook.delivered,
                 oldestError: pending[0]?.lastError,
