@@ -152,7 +152,13 @@ function describe(row: Row): string {
     Array.isArray(row.warnings) && row.warnings.length > 0
       ? `\n    warning: ${(row.warnings as string[]).join('\n    warning: ')}`
       : '';
-  return `${id}  ${row.status}${layers ? `  (${layers})` : ''}${reasons}${warnings}`;
+  // a decision (approve, deny, revoke) keeps its why in `reason`, with who made it
+  const by = row.decidedBy as { kind?: string; name?: string } | undefined;
+  const decision =
+    typeof row.reason === 'string' && row.reason
+      ? `\n    ${String(row.status)} by ${by?.name ?? 'unknown'}${row.decidedAt ? ` at ${String(row.decidedAt)}` : ''}: ${row.reason}`
+      : '';
+  return `${id}  ${row.status}${layers ? `  (${layers})` : ''}${decision}${reasons}${warnings}`;
 }
 
 function failed(res: { status: number; body: Record<string, unknown> }): Error | undefined {

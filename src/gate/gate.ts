@@ -182,9 +182,12 @@ async function serveVerified(
 
 const alerted = new Set<string>();
 
-/** Logs a store mismatch, and records it in the audit log once per version and process. */
+/**
+ * Logs a store mismatch, and records it in the audit log once per verdict and process: a copy
+ * damaged again after a re-verification is a new alert.
+ */
 async function storeAlert(vetted: Vetted, record: VersionRecord, logger: Logger, message: string) {
-  const key = `${record.name}@${record.version}`;
+  const key = `${record.name}@${record.version} ${record.auditSeq ?? record.decidedAt}`;
   logger.error({ pkg: record.name, version: record.version, err: message }, 'STORE ALERT: @{err}');
   if (alerted.has(key)) return;
   alerted.add(key);

@@ -252,6 +252,9 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
         tarball.headers.get('npm-notice') ?? '',
         /revoked: admin: maintainer compromised/,
       );
+      // `vetted status` says why and who, as the README sends yarn, pnpm and bun users there
+      const status = await cli(['status', 'vt-script@1.0.0', '--url', vetted.url]);
+      assert.match(status.stdout, /revoked by admin at \S+: maintainer compromised/);
     });
 
     it('points to reverify when asked to approve a version denied before it was verified', async () => {
@@ -392,6 +395,24 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
         await new Promise((r) => setTimeout(r, 250));
       }
       assert.ok(readFileSync(info.path).equals(bytes), 'the damaged copy is still on disk');
+
+      // damaged again after the re-verification: a new alert in the audit log, not a repeat
+      const again2 = Buffer.from(bytes);
+      again2[again2.length - 10] = (again2[again2.length - 10] ?? 0) ^ 0xff;
+      writeFileSync(info.path, again2);
+      const refused = await fetch(`${vetted.url}/vt-clean/-/vt-clean-1.0.0.tgz`);
+      await refused.arrayBuffer().catch(() => undefined);
+      assert.notEqual(refused.status, 200);
+      const alerts = async () =>
+        (
+          (await vetted.api('/audit?limit=10000')).body.entries as Array<Record<string, unknown>>
+        ).filter((e) => e.action === 'alert' && e.name === 'vt-clean' && e.version === '1.0.0')
+          .length;
+      const deadline2 = Date.now() + 10_000;
+      while ((await alerts()) < 2 && Date.now() < deadline2) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(await alerts(), 2);
     });
 
     it('keeps a revocation when an older signed record is put back', async () => {
