@@ -220,6 +220,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
                 spec: text,
                 ...signed.record,
                 queued,
+                ...(vetted.index.isStoreDamaged(signed.record) ? { storeDamaged: true } : {}),
                 signature: { keyId: signed.keyId, sig: signed.sig, verified: true },
               }
             : { spec: text, name, version, status: queued ? 'pending' : 'unknown', queued },
@@ -256,6 +257,7 @@ export function createAdminApp(deps: AdminDeps): Hono<{ Bindings: AdminBindings 
     return c.json({
       ...signed.record,
       queued,
+      ...(vetted.index.isStoreDamaged(signed.record) ? { storeDamaged: true } : {}),
       signature: { keyId: signed.keyId, sig: signed.sig, algorithm: 'ed25519', verified: true },
     });
   });

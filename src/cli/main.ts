@@ -158,7 +158,10 @@ function describe(row: Row): string {
     typeof row.reason === 'string' && row.reason
       ? `\n    ${String(row.status)} by ${by?.name ?? 'unknown'}${row.decidedAt ? ` at ${String(row.decidedAt)}` : ''}: ${row.reason}`
       : '';
-  return `${id}  ${row.status}${layers ? `  (${layers})` : ''}${decision}${reasons}${warnings}`;
+  const damaged = row.storeDamaged
+    ? `\n    NOT SERVABLE: its stored verified bytes fail their check; run \`vetted reverify ${id}\``
+    : '';
+  return `${id}  ${row.status}${layers ? `  (${layers})` : ''}${damaged}${decision}${reasons}${warnings}`;
 }
 
 function failed(res: { status: number; body: Record<string, unknown> }): Error | undefined {
@@ -318,5 +321,5 @@ function exactSpec(spec: string): { name: string; version: string } {
 
 function exitFor(rows: Row[]): number {
   if (rows.some((r) => r.error)) return 1;
-  return rows.every((r) => ADMITTED.has(String(r.status))) ? 0 : 2;
+  return rows.every((r) => ADMITTED.has(String(r.status)) && !r.storeDamaged) ? 0 : 2;
 }

@@ -180,17 +180,14 @@ async function serveVerified(
   }
 }
 
-const alerted = new Set<string>();
-
 /**
- * Logs a store mismatch, and records it in the audit log once per verdict and process: a copy
- * damaged again after a re-verification is a new alert.
+ * Logs a store mismatch, marks the verdict's bytes damaged (status answers say so), and
+ * records it in the audit log once per verdict: a copy damaged again after a re-verification
+ * is a new alert.
  */
 async function storeAlert(vetted: Vetted, record: VersionRecord, logger: Logger, message: string) {
-  const key = `${record.name}@${record.version} ${record.auditSeq ?? record.decidedAt}`;
   logger.error({ pkg: record.name, version: record.version, err: message }, 'STORE ALERT: @{err}');
-  if (alerted.has(key)) return;
-  alerted.add(key);
+  if (!vetted.index.markStoreDamaged(record)) return;
   await vetted.index
     .appendAudit({
       action: 'alert',

@@ -48,6 +48,8 @@ export class VerifiedIndex {
   readonly #cache: LRUCache<string, VersionRecord>;
   readonly #onTampered: (key: string) => void;
   readonly #tampered = new Set<string>();
+  /** key -> the verdict whose stored bytes failed their check (in memory, until re-verified). */
+  readonly #storeDamaged = new Map<string, string>();
   /** key -> seq of the newest audit entry that wrote its record. */
   readonly #latest = new Map<string, number>();
   /** key -> status and date as stored (unverified), for listing without reading every record. */
@@ -139,6 +141,24 @@ export class VerifiedIndex {
   /** Whether a stored record for `name@version` failed its checks (it counts as absent). */
   isTampered(name: string, version: string): boolean {
     return this.#tampered.has(versionKey(name, version));
+  }
+
+  /**
+   * Notes that the verified bytes of `record` failed their check in the store; a later verdict
+   * for the version (a re-verification) supersedes it.
+   * @returns false when this verdict was already noted.
+   */
+  markStoreDamaged(record: VersionRecord): boolean {
+    const key = versionKey(record.name, record.version);
+    const verdict = verdictId(record);
+    if (this.#storeDamaged.get(key) === verdict) return false;
+    this.#storeDamaged.set(key, verdict);
+    return true;
+  }
+
+  /** Whether the verified bytes of this verdict failed their check since start. */
+  isStoreDamaged(record: VersionRecord): boolean {
+    return this.#storeDamaged.get(versionKey(record.name, record.version)) === verdictId(record);
   }
 
   /**
@@ -362,4 +382,9 @@ export class VerifiedIndex {
     this.#writing = run.catch(() => {});
     return run;
   }
+}
+
+/** One verdict of a version: the audit entry that wrote it, else its decision time. */
+function verdictId(record: VersionRecord): string {
+  return String(record.auditSeq ?? record.decidedAt);
 }

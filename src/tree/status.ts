@@ -131,6 +131,17 @@ async function nodeStatus(
     });
   }
   const record = await vetted.index.get(name, version);
+  if (record && isAdmitted(record.status) && vetted.index.isStoreDamaged(record)) {
+    // admitted, but its verified bytes failed their check: no client can install it now
+    return withAdvisories({
+      name,
+      version,
+      status: 'held',
+      reasons: [
+        `its stored verified bytes fail their check; an admin must re-verify it (vetted reverify ${name}@${version})`,
+      ],
+    });
+  }
   if (record) {
     return withAdvisories({
       name,

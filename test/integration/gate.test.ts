@@ -375,6 +375,17 @@ describe('vetted in front of a fixture upstream', { timeout: 300_000 }, () => {
         body.byteLength === bytes.length;
       assert.equal(served, false, 'edited bytes were served whole');
       await eventually(() => /STORE ALERT/.test(vetted.output.text()));
+      // the verdict still stands, but every report says it cannot be served until re-verified
+      assert.equal((await vetted.api('/versions/vt-clean/1.0.0')).body.storeDamaged, true);
+      const tree = await vetted.api('/tree', {
+        token: admin,
+        body: { nodes: [{ name: 'vt-clean', version: '1.0.0' }], queue: false },
+      });
+      assert.equal(tree.body.results[0].status, 'held', JSON.stringify(tree.body));
+      assert.match(tree.body.results[0].reasons[0], /stored verified bytes fail their check/);
+      const status = await cli(['status', 'vt-clean@1.0.0', '--url', vetted.url]);
+      assert.equal(status.code, 2);
+      assert.match(status.stdout, /NOT SERVABLE: .*vetted reverify vt-clean@1\.0\.0/);
 
       // re-verifying (the remedy the 503 names) puts the upstream's bytes in place of the copy
       bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
