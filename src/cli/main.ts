@@ -10,6 +10,7 @@ import { serve } from './serve';
 import { verifyAuditOffline } from './offline';
 import { attestCommand, checkCommand } from './check';
 import { isVettedError } from '../errors';
+import { storeDamagedReason } from '../gate/respond';
 
 const HELP = `vetted: an npm registry that serves a version only after verifying it
 
@@ -158,9 +159,7 @@ function describe(row: Row): string {
     typeof row.reason === 'string' && row.reason
       ? `\n    ${String(row.status)} by ${by?.name ?? 'unknown'}${row.decidedAt ? ` at ${String(row.decidedAt)}` : ''}: ${row.reason}`
       : '';
-  const damaged = row.storeDamaged
-    ? `\n    NOT SERVABLE: its stored verified bytes fail their check; run \`vetted reverify ${id}\``
-    : '';
+  const damaged = row.storeDamaged ? `\n    NOT SERVABLE: ${storeDamagedReason(id)}` : '';
   return `${id}  ${row.status}${layers ? `  (${layers})` : ''}${damaged}${decision}${reasons}${warnings}`;
 }
 

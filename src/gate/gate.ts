@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { parseTarballPath } from './tarball-path';
 import type { TarballPath } from './tarball-path';
-import { refuse, sendJson } from './respond';
+import { refuse, sendJson, storeDamagedReason } from './respond';
 import type { Vetted } from '../vetted';
 import type { Logger } from '../log/logger';
 import type { VersionRecord } from '../types';
@@ -148,7 +148,7 @@ async function serveVerified(
     if (errorCode(err) !== 'STORE_CORRUPT') throw err;
     await storeAlert(vetted, record, logger, errorMessage(err));
     return sendJson(res, 503, {
-      error: `${key}: the stored verified bytes fail their check; an admin must re-verify it`,
+      error: storeDamagedReason(key),
     });
   }
   if (!opened) {

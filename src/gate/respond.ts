@@ -17,6 +17,11 @@ export const STATUS_WORDS: Record<Status, string> = {
   revoked: 'was revoked',
 };
 
+/** Why a version whose stored verified bytes failed their check cannot be served now. */
+export function storeDamagedReason(id: string): string {
+  return `${id}: the stored verified bytes fail their check; an admin must re-verify it (vetted reverify ${id})`;
+}
+
 export interface Refusal {
   name: string;
   version: string;

@@ -12,6 +12,7 @@ import type { AdvisoryMatch } from '../advisories/osv';
 import { ROOT, aliasOf, splitAt } from './graph';
 import { errorMessage } from '../errors';
 import { packageIdProblem } from '../registry/package-id';
+import { storeDamagedReason } from '../gate/respond';
 
 const MAX_NODES = 20_000;
 
@@ -137,9 +138,7 @@ async function nodeStatus(
       name,
       version,
       status: 'held',
-      reasons: [
-        `its stored verified bytes fail their check; an admin must re-verify it (vetted reverify ${name}@${version})`,
-      ],
+      reasons: [storeDamagedReason(`${name}@${version}`)],
     });
   }
   if (record) {
